@@ -1,0 +1,157 @@
+//! KvConfig: the name server's KV configuration (namespace → key → value).
+//!
+//! **Owns** a [`KvStore`] and, when a file is configured, the latest content to persist.
+//!
+//! **Handles** [`PutKv`], [`GetKv`], [`DeleteKv`], [`GetNamespace`] from the name server's
+//! request service.
+//!
+//! **Sends** each changed snapshot to a writer task (a `watch` channel: the newest content
+//! wins) that writes `kvConfig.json` atomically on a blocking thread, never in a handler.
+//!
+//! **Lifecycle**: supervised; on (re)start it loads the file (or its `.bak`). Mailbox: 1024.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use actix::prelude::*;
+use tokio::sync::watch;
+use tracing::{error, warn};
+
+use crate::namesrv::kv::KvStore;
+use crate::store::config_file;
+
+pub struct KvConfig {
+    store: KvStore,
+    path: Option<PathBuf>,
+    persist: Option<watch::Sender<Vec<u8>>>,
+}
+
+impl KvConfig {
+    /// A KV config kept in `path` (or only in memory when `None`).
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            store: KvStore::default(),
+            path,
+            persist: None,
+        }
+    }
+
+    fn load(&mut self) {
+        let Some(path) = &self.path else { return };
+        self.store = match config_file::read(path) {
+            Ok(Some(bytes)) => match crate::protocol::fastjson::from_slice(&bytes) {
+                Ok(store) => store,
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "unreadable KV config, starting empty");
+                    KvStore::default()
+                }
+            },
+            Ok(None) => KvStore::default(),
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cannot read KV config, starting empty");
+                KvStore::default()
+            }
+        };
+    }
+
+    fn changed(&self) {
+        if let Some(persist) = &self.persist {
+            persist.send_replace(self.store.to_json());
+        }
+    }
+}
+
+async fn write_loop(path: PathBuf, mut latest: watch::Receiver<Vec<u8>>) {
+    while latest.changed().await.is_ok() {
+        let content = latest.borrow_and_update().clone();
+        let target = path.clone();
+        let written =
+            tokio::task::spawn_blocking(move || config_file::write_atomic(&target, &content)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!(path = %path.display(), error = %e, "cannot persist KV config"),
+            Err(e) => error!(error = %e, "KV config writer failed"),
+        }
+    }
+}
+
+impl Actor for KvConfig {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        self.load();
+        if let Some(path) = &self.path {
+            let (tx, rx) = watch::channel(Vec::new());
+            actix::spawn(write_loop(path.clone(), rx));
+            self.persist = Some(tx);
+        }
+    }
+}
+
+impl Supervised for KvConfig {}
+
+/// PUT_KV_CONFIG.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PutKv {
+    pub namespace: String,
+    pub key: String,
+    pub value: String,
+}
+
+impl Handler<PutKv> for KvConfig {
+    type Result = ();
+
+    fn handle(&mut self, msg: PutKv, _: &mut Context<Self>) {
+        self.store.put(&msg.namespace, &msg.key, &msg.value);
+        self.changed();
+    }
+}
+
+/// GET_KV_CONFIG.
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct GetKv {
+    pub namespace: String,
+    pub key: String,
+}
+
+impl Handler<GetKv> for KvConfig {
+    type Result = Option<String>;
+
+    fn handle(&mut self, msg: GetKv, _: &mut Context<Self>) -> Option<String> {
+        self.store.get(&msg.namespace, &msg.key).map(str::to_owned)
+    }
+}
+
+/// DELETE_KV_CONFIG.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeleteKv {
+    pub namespace: String,
+    pub key: String,
+}
+
+impl Handler<DeleteKv> for KvConfig {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeleteKv, _: &mut Context<Self>) {
+        if self.store.delete(&msg.namespace, &msg.key) {
+            self.changed();
+        }
+    }
+}
+
+/// GET_KVLIST_BY_NAMESPACE: the whole namespace, if it exists.
+#[derive(Message)]
+#[rtype(result = "Option<BTreeMap<String, String>>")]
+pub struct GetNamespace(pub String);
+
+impl Handler<GetNamespace> for KvConfig {
+    type Result = Option<BTreeMap<String, String>>;
+
+    fn handle(&mut self, msg: GetNamespace, _: &mut Context<Self>) -> Self::Result {
+        self.store.namespace(&msg.0).cloned()
+    }
+}

@@ -1,0 +1,7 @@
+//! Request and response bodies.
+
+pub mod register;
+pub mod route;
+
+pub use register::{perm, DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigWrapper};
+pub use route::{BrokerData, ClusterInfo, KvTable, QueueData, TopicList, TopicRouteData};

@@ -1,0 +1,196 @@
+//! Reading the JSON that fastjson 1.x writes.
+//!
+//! fastjson writes map keys that are not strings without quotes: numbers
+//! (`{"brokerAddrs":{0:"127.0.0.1:10911"}}`) and even whole objects
+//! (`{{"topic":"T","brokerName":"b","queueId":0}:5}`). That is not JSON. [`from_slice`]
+//! parses standard JSON directly and, only when that fails, rewrites every unquoted key into
+//! a JSON string (`"0"`, `"{\"topic\":\"T\",…}"`) and parses again. Apogee always *writes*
+//! standard JSON, which every client accepts.
+
+use serde::de::DeserializeOwned;
+
+/// Parses JSON written by fastjson (or anyone else) into `T`.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(first) => match quote_keys(bytes) {
+            Some(fixed) => serde_json::from_slice(&fixed),
+            None => Err(first),
+        },
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Frame {
+    Object { expect_key: bool },
+    Array,
+}
+
+/// Rewrites unquoted object keys as JSON strings. Returns `None` when nothing needed
+/// rewriting (the input's problem is something else) or the input is malformed.
+pub fn quote_keys(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() + 16);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut rewrote = false;
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b.is_ascii_whitespace() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        if let Some(Frame::Object { expect_key: true }) = stack.last() {
+            if b != b'"' && b != b'}' {
+                let end = key_end(input, i)?;
+                let key = trim(&input[i..end]);
+                out.push(b'"');
+                for &k in key {
+                    if k == b'"' || k == b'\\' {
+                        out.push(b'\\');
+                    }
+                    out.push(k);
+                }
+                out.push(b'"');
+                rewrote = true;
+                i = end;
+                set_expect_key(&mut stack, false);
+                continue;
+            }
+            if b == b'"' {
+                set_expect_key(&mut stack, false);
+            }
+        }
+        match b {
+            b'"' => {
+                let end = string_end(input, i)?;
+                out.extend_from_slice(&input[i..end]);
+                i = end;
+                continue;
+            }
+            b'{' => stack.push(Frame::Object { expect_key: true }),
+            b'[' => stack.push(Frame::Array),
+            b'}' | b']' => {
+                stack.pop()?;
+            }
+            b',' => {
+                if let Some(Frame::Object { .. }) = stack.last() {
+                    set_expect_key(&mut stack, true);
+                }
+            }
+            _ => {}
+        }
+        out.push(b);
+        i += 1;
+    }
+    rewrote.then_some(out)
+}
+
+fn set_expect_key(stack: &mut [Frame], value: bool) {
+    if let Some(Frame::Object { expect_key }) = stack.last_mut() {
+        *expect_key = value;
+    }
+}
+
+/// Index just past the string starting at `start` (which holds `"`).
+fn string_end(input: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while i < input.len() {
+        match input[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index of the `:` that ends an unquoted key starting at `start`; a key may be a whole
+/// object or array, whose inner colons do not count.
+fn key_end(input: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < input.len() {
+        match input[i] {
+            b'"' => {
+                i = string_end(input, i)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b':' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn standard_json_is_parsed_as_is() {
+        let map: BTreeMap<i64, String> = from_slice(br#"{"0":"a","1":"b"}"#).unwrap();
+        assert_eq!(map[&1], "b");
+        assert_eq!(quote_keys(br#"{"0":"a"}"#), None);
+    }
+
+    #[test]
+    fn unquoted_numeric_keys_are_quoted() {
+        let text = br#"{"brokerAddrs":{0:"127.0.0.1:10911", 1 :"127.0.0.2:10911"},"x":[{2:3}]}"#;
+        assert_eq!(
+            String::from_utf8(quote_keys(text).unwrap()).unwrap(),
+            r#"{"brokerAddrs":{"0":"127.0.0.1:10911", "1":"127.0.0.2:10911"},"x":[{"2":3}]}"#
+        );
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct B {
+            broker_addrs: BTreeMap<i64, String>,
+        }
+        let b: B = from_slice(text).unwrap();
+        assert_eq!(b.broker_addrs[&1], "127.0.0.2:10911");
+    }
+
+    #[test]
+    fn object_keys_become_json_strings() {
+        let text = br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5}}"#;
+        let fixed = String::from_utf8(quote_keys(text).unwrap()).unwrap();
+        assert_eq!(
+            fixed,
+            r#"{"offsetTable":{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"T\"}":5}}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(v["offsetTable"].as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn strings_with_braces_and_escapes_are_left_alone() {
+        let text = br#"{"a":"x{1:2}\"y",3:"z"}"#;
+        assert_eq!(
+            String::from_utf8(quote_keys(text).unwrap()).unwrap(),
+            r#"{"a":"x{1:2}\"y","3":"z"}"#
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for bad in [&b"{1"[..], b"{{:", b"}", b"{\"a", b"{1:[}"] {
+            assert!(from_slice::<serde_json::Value>(bad).is_err());
+        }
+    }
+}

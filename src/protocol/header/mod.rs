@@ -1,0 +1,3 @@
+//! Typed request and response headers, one module per server role.
+
+pub mod namesrv;

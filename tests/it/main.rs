@@ -1,0 +1,7 @@
+//! Black-box tests, one behaviour per module, linked into one binary.
+
+mod codec;
+mod malformed;
+mod namesrv_actors;
+mod namesrv_process;
+mod support;
