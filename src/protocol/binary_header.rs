@@ -36,7 +36,7 @@ pub fn encode(cmd: &RemotingCommand, out: &mut Vec<u8>) {
     let len_at = out.len();
     out.extend_from_slice(&0i32.to_be_bytes());
     if let Some(fields) = &cmd.ext_fields {
-        for (key, value) in fields {
+        for (key, value) in fields.iter() {
             out.extend_from_slice(&(key.len() as i16).to_be_bytes());
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(&(value.len() as i32).to_be_bytes());
@@ -61,16 +61,18 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, WireError> {
     let ext_fields = if map_len == 0 {
         None
     } else {
-        let mut map = ExtFields::new();
+        let mut map = ExtFields::with_capacity(16, map_len);
         let mut entries = Cursor::new(map_bytes);
         while entries.remaining() > 0 {
             let key = entries.string(true, "extFields key")?;
             let value = entries.string(false, "extFields value")?;
             if !value.is_empty() {
-                map.insert(key.to_owned(), value.to_owned());
+                map.append(key, value);
             }
         }
-        Some(map)
+        // Entries with empty values are dropped; a map left empty is no map, so that
+        // decode(encode(x)) == x.
+        (!map.is_empty()).then_some(map)
     };
     Ok(RemotingCommand {
         code: code.into(),
@@ -83,4 +85,30 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, WireError> {
         body: bytes::Bytes::new(),
         serialize_type: SerializeType::RocketMq,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzzer: a map area whose only entry has an empty value.
+    #[test]
+    fn a_map_of_only_empty_values_decodes_as_no_map() {
+        let mut header = Vec::new();
+        header.extend_from_slice(&105i16.to_be_bytes());
+        header.push(0);
+        header.extend_from_slice(&409i16.to_be_bytes());
+        header.extend_from_slice(&1i32.to_be_bytes());
+        header.extend_from_slice(&0i32.to_be_bytes());
+        header.extend_from_slice(&0i32.to_be_bytes()); // no remark
+        header.extend_from_slice(&7i32.to_be_bytes()); // map area: one entry
+        header.extend_from_slice(&1i16.to_be_bytes());
+        header.push(b'k');
+        header.extend_from_slice(&0i32.to_be_bytes()); // empty value
+        let cmd = decode(&header).unwrap();
+        assert_eq!(cmd.ext_fields, None);
+        let mut again = Vec::new();
+        encode(&cmd, &mut again);
+        assert_eq!(decode(&again).unwrap(), cmd);
+    }
 }

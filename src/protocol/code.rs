@@ -175,6 +175,13 @@ wire_enum! {
     }
 }
 
+impl Default for LanguageCode {
+    /// Java's default, and what a header without `language` is taken to be.
+    fn default() -> Self {
+        Self::JAVA
+    }
+}
+
 impl LanguageCode {
     /// Parses the JSON name; an unknown name is OTHER, as nothing depends on it.
     pub fn from_name(name: &str) -> Self {

@@ -1,7 +1,5 @@
 //! `RemotingCommand`: one request or response, header fields plus body.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -9,9 +7,7 @@ use super::code::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 use super::error::HeaderError;
 use super::ext;
 
-/// The "custom header" of a command: field name → decimal / text value. Ordered, so that
-/// encodings are deterministic and match fastjson's sorted output.
-pub type ExtFields = BTreeMap<String, String>;
+pub use super::fields::ExtFields;
 
 /// Flag bit 0: the command is a response.
 pub const FLAG_RESPONSE: i32 = 0x1;
@@ -139,7 +135,7 @@ impl RemotingCommand {
 
     /// One ext field, if present.
     pub fn ext(&self, name: &str) -> Option<&str> {
-        self.ext_fields.as_ref()?.get(name).map(String::as_str)
+        self.ext_fields.as_ref()?.get(name)
     }
 
     /// Decodes the ext fields into a typed header struct.

@@ -29,7 +29,7 @@ pub fn to_ext_fields<H: Serialize>(header: &H) -> ExtFields {
                 serde_json::Value::String(s) => s,
                 other => other.to_string(),
             };
-            out.insert(name, text);
+            out.append(&name, &text);
         }
     }
     out
@@ -56,12 +56,12 @@ impl<'de, 'a> de::Deserializer<'de> for FieldsDeserializer<'a> {
     }
 }
 
-struct FieldsAccess<'a> {
-    iter: std::collections::btree_map::Iter<'a, String, String>,
+struct FieldsAccess<'a, I> {
+    iter: I,
     value: Option<(&'a str, &'a str)>,
 }
 
-impl<'de, 'a> MapAccess<'de> for FieldsAccess<'a> {
+impl<'de, 'a, I: Iterator<Item = (&'a str, &'a str)>> MapAccess<'de> for FieldsAccess<'a, I> {
     type Error = HeaderError;
 
     fn next_key_seed<K: de::DeserializeSeed<'de>>(
@@ -71,8 +71,7 @@ impl<'de, 'a> MapAccess<'de> for FieldsAccess<'a> {
         match self.iter.next() {
             Some((name, value)) => {
                 self.value = Some((name, value));
-                seed.deserialize(name.as_str().into_deserializer())
-                    .map(Some)
+                seed.deserialize(name.into_deserializer()).map(Some)
             }
             None => Ok(None),
         }
@@ -227,8 +226,8 @@ mod tests {
             max: Some(7),
         };
         let ext = to_ext_fields(&sample);
-        assert_eq!(ext.get("offset").map(String::as_str), Some("1099511627776"));
-        assert_eq!(ext.get("order").map(String::as_str), Some("false"));
+        assert_eq!(ext.get("offset"), Some("1099511627776"));
+        assert_eq!(ext.get("order"), Some("false"));
         assert_eq!(from_ext_fields::<Sample>(&ext).unwrap(), sample);
         let none = Sample {
             remark: None,

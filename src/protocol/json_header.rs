@@ -6,7 +6,10 @@
 //! ones take Java's defaults, ext values may be strings, numbers or booleans, and a numeric
 //! `language` is accepted as well as a name.
 
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::code::{LanguageCode, SerializeType};
 use super::command::{ExtFields, RemotingCommand};
@@ -31,8 +34,8 @@ struct HeaderOut<'a> {
 struct HeaderIn {
     #[serde(default)]
     code: i32,
-    #[serde(default)]
-    language: Option<Language>,
+    #[serde(default, deserialize_with = "language")]
+    language: LanguageCode,
     #[serde(default)]
     version: i32,
     #[serde(default)]
@@ -41,25 +44,95 @@ struct HeaderIn {
     flag: i32,
     #[serde(default)]
     remark: Option<String>,
-    #[serde(rename = "extFields", default)]
-    ext_fields: Option<std::collections::BTreeMap<String, ExtValue>>,
+    #[serde(rename = "extFields", default, deserialize_with = "ext_fields")]
+    ext_fields: Option<ExtFields>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Language {
-    Name(String),
-    Ordinal(u8),
+/// `language` as a name (`"JAVA"`) or an ordinal; unknown ones are OTHER.
+fn language<'de, D: Deserializer<'de>>(de: D) -> Result<LanguageCode, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = LanguageCode;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a language name or ordinal")
+        }
+        fn visit_str<E: de::Error>(self, name: &str) -> Result<LanguageCode, E> {
+            Ok(LanguageCode::from_name(name))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<LanguageCode, E> {
+            Ok(match u8::try_from(n).map(LanguageCode::from_wire) {
+                Ok(LanguageCode::Unknown(_)) | Err(_) => LanguageCode::OTHER,
+                Ok(known) => known,
+            })
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<LanguageCode, E> {
+            Ok(LanguageCode::JAVA)
+        }
+    }
+    de.deserialize_any(V)
 }
 
-/// An ext value as some clients write it: usually a string, sometimes a bare scalar.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ExtValue {
-    Text(String),
-    Number(serde_json::Number),
-    Bool(bool),
-    Null,
+/// `extFields` straight into strings: string values as they are, numbers and booleans
+/// printed, nulls dropped (no intermediate buffering).
+fn ext_fields<'de, D: Deserializer<'de>>(de: D) -> Result<Option<ExtFields>, D::Error> {
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Option<ExtFields>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of header fields")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = ExtFields::with_capacity(16, 512);
+            while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                if let Some(Text(value)) = map.next_value::<Option<Text<'de>>>()? {
+                    out.append(&key, &value);
+                }
+            }
+            Ok(Some(out))
+        }
+    }
+    de.deserialize_any(Fields)
+}
+
+/// One ext name or value as text, whatever JSON scalar it came as; borrowed from the input
+/// when it has no escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
+            }
+        }
+        de.deserialize_any(V)
+    }
 }
 
 /// Appends the JSON header of `cmd` to `out`.
@@ -84,32 +157,14 @@ pub fn encode(cmd: &RemotingCommand, out: &mut Vec<u8>) {
 /// Decodes a JSON header; the body is attached by the caller.
 pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, WireError> {
     let header: HeaderIn = serde_json::from_slice(bytes)?;
-    let ext_fields = header.ext_fields.map(|fields| {
-        fields
-            .into_iter()
-            .filter_map(|(name, value)| {
-                let text = match value {
-                    ExtValue::Text(s) => s,
-                    ExtValue::Number(n) => n.to_string(),
-                    ExtValue::Bool(b) => b.to_string(),
-                    ExtValue::Null => return None,
-                };
-                Some((name, text))
-            })
-            .collect()
-    });
     Ok(RemotingCommand {
         code: header.code,
-        language: match header.language {
-            Some(Language::Name(name)) => LanguageCode::from_name(&name),
-            Some(Language::Ordinal(n)) => LanguageCode::from_wire(n),
-            None => LanguageCode::JAVA,
-        },
+        language: header.language,
         version: header.version,
         opaque: header.opaque,
         flag: header.flag,
         remark: header.remark,
-        ext_fields,
+        ext_fields: header.ext_fields,
         body: bytes::Bytes::new(),
         serialize_type: SerializeType::Json,
     })

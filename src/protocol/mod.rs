@@ -16,6 +16,7 @@ mod cursor;
 pub mod error;
 pub mod ext;
 pub mod fastjson;
+mod fields;
 pub mod frame;
 pub mod header;
 pub mod json_header;

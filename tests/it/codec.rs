@@ -74,7 +74,7 @@ fn fixtures() -> Vec<(&'static str, RemotingCommand)> {
         .ext_fields
         .as_mut()
         .unwrap()
-        .insert("compressed".into(), "true".into());
+        .insert("compressed", "true");
     let route = TopicRouteData {
         broker_datas: vec![broker_data()],
         filter_server_table: BTreeMap::new(),
