@@ -12,3 +12,4 @@ pub mod namesrv;
 pub mod protocol;
 pub mod remoting;
 pub mod store;
+pub mod util;

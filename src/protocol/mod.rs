@@ -20,6 +20,8 @@ mod fields;
 pub mod frame;
 pub mod header;
 pub mod json_header;
+pub mod message;
+pub mod properties;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 pub use codec::RemotingCodec;

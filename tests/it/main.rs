@@ -4,4 +4,6 @@ mod codec;
 mod malformed;
 mod namesrv_actors;
 mod namesrv_process;
+mod store;
+mod store_crash;
 mod support;

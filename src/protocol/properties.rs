@@ -1,0 +1,84 @@
+//! Message properties: `name 0x01 value 0x02` repeated, and the well-known names.
+//!
+//! Parsing follows Java's `string2messageProperties`: split on 0x02; a pair needs at least
+//! three characters and a 0x01 that is neither first nor last; a later duplicate overwrites
+//! an earlier one. Reading never allocates.
+
+pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
+pub const PROPERTY_SEPARATOR: char = '\u{2}';
+
+pub const KEYS: &str = "KEYS";
+pub const TAGS: &str = "TAGS";
+pub const UNIQ_KEY: &str = "UNIQ_KEY";
+pub const WAIT_STORE_MSG_OK: &str = "WAIT";
+pub const DELAY: &str = "DELAY";
+pub const REAL_TOPIC: &str = "REAL_TOPIC";
+pub const REAL_QUEUE_ID: &str = "REAL_QID";
+pub const TRANSACTION_PREPARED: &str = "TRAN_MSG";
+pub const PRODUCER_GROUP: &str = "PGROUP";
+pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
+pub const MIN_OFFSET: &str = "MIN_OFFSET";
+pub const MAX_OFFSET: &str = "MAX_OFFSET";
+pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
+pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+pub const MSG_REGION: &str = "MSG_REGION";
+pub const TRACE_ON: &str = "TRACE_ON";
+pub const CLUSTER: &str = "CLUSTER";
+
+/// Iterates the (name, value) pairs of a properties string, in order, duplicates included.
+pub fn iter(properties: &str) -> impl Iterator<Item = (&str, &str)> {
+    properties.split(PROPERTY_SEPARATOR).filter_map(|pair| {
+        if pair.len() < 3 {
+            return None;
+        }
+        let at = pair.find(NAME_VALUE_SEPARATOR)?;
+        (at != 0 && at != pair.len() - 1).then(|| (&pair[..at], &pair[at + 1..]))
+    })
+}
+
+/// The value of one property (the last occurrence wins, as in Java's map).
+pub fn get<'a>(properties: &'a str, name: &str) -> Option<&'a str> {
+    iter(properties)
+        .filter(|(n, _)| *n == name)
+        .last()
+        .map(|(_, v)| v)
+}
+
+/// Appends `name 0x01 value 0x02` to `out`.
+pub fn push(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push(NAME_VALUE_SEPARATOR);
+    out.push_str(value);
+    out.push(PROPERTY_SEPARATOR);
+}
+
+/// Encodes pairs into a properties string.
+pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        push(&mut out, name, value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_like_java() {
+        let props =
+            "TAGS\u{1}TagA\u{2}KEYS\u{1}k1 k2\u{2}\u{1}x\u{2}y\u{1}\u{2}ab\u{2}TAGS\u{1}TagB\u{2}";
+        let pairs: Vec<_> = iter(props).collect();
+        assert_eq!(
+            pairs,
+            vec![("TAGS", "TagA"), ("KEYS", "k1 k2"), ("TAGS", "TagB")]
+        );
+        assert_eq!(get(props, TAGS), Some("TagB"));
+        assert_eq!(get(props, UNIQ_KEY), None);
+        // Without the trailing separator (what some clients write).
+        assert_eq!(get("WAIT\u{1}true", WAIT_STORE_MSG_OK), Some("true"));
+        assert_eq!(encode([("A", "1"), ("B", "2")]), "A\u{1}1\u{2}B\u{1}2\u{2}");
+    }
+}

@@ -1,0 +1,223 @@
+//! Flushing the commit log to disk, and the checkpoint.
+//!
+//! One flusher thread per store. ASYNC_FLUSH: it flushes every `interval` (500 ms), or as
+//! soon as more than `threshold_bytes` are dirty. SYNC_FLUSH (group commit): a writer asks
+//! for a flush and waits until the flushed offset passes its record; the flusher flushes
+//! everything written so far in one `msync`, so every writer that arrived meanwhile is
+//! served by the same disk write. A writer that waits longer than `sync_timeout` gets
+//! FLUSH_DISK_TIMEOUT (its message is stored, only its durability is unconfirmed).
+//!
+//! A failed flush poisons the store: the error is kept, every waiter gets it, and appends
+//! are refused from then on — the page cache may have dropped the data, so pretending would
+//! lie to clients.
+//!
+//! Every `checkpoint_interval` the flusher also flushes consume queues and index files and
+//! writes the checkpoint (see [`super::checkpoint`]).
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::{Store, StoreError};
+
+/// When the commit log is forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushMode {
+    /// Flushed in the background; a send is answered once written to the page cache.
+    Async,
+    /// A send is answered once its record is on disk (group commit).
+    Sync,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FlushConfig {
+    pub mode: FlushMode,
+    /// ASYNC: flush at least this often.
+    pub interval: Duration,
+    /// ASYNC: flush early once this many bytes are dirty.
+    pub threshold_bytes: u64,
+    /// SYNC: how long a writer waits before FLUSH_DISK_TIMEOUT.
+    pub sync_timeout: Duration,
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for FlushConfig {
+    fn default() -> Self {
+        Self {
+            mode: FlushMode::Async,
+            interval: Duration::from_millis(500),
+            threshold_bytes: 64 * 1024 * 1024,
+            sync_timeout: Duration::from_secs(5),
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+struct Progress {
+    flushed: u64,
+    requested: bool,
+    stopping: bool,
+    poisoned: Option<String>,
+}
+
+/// Shared between writers (who wait) and the flusher thread (who flushes).
+pub struct FlushState {
+    progress: Mutex<Progress>,
+    /// Writers wait here for `flushed` to pass their record.
+    done: Condvar,
+    /// The flusher waits here for requests.
+    wake: Condvar,
+    watch: watch::Sender<u64>,
+}
+
+impl FlushState {
+    pub fn new(flushed: u64) -> Self {
+        Self {
+            progress: Mutex::new(Progress {
+                flushed,
+                requested: false,
+                stopping: false,
+                poisoned: None,
+            }),
+            done: Condvar::new(),
+            wake: Condvar::new(),
+            watch: watch::channel(flushed).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the flusher to flush now.
+    pub fn request(&self) {
+        self.lock().requested = true;
+        self.wake.notify_one();
+    }
+
+    pub fn poisoned(&self) -> Option<String> {
+        self.lock().poisoned.clone()
+    }
+
+    /// Blocks until everything below `end` is on disk.
+    pub fn wait(&self, end: u64, timeout: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + timeout;
+        let mut progress = self.lock();
+        loop {
+            if let Some(error) = &progress.poisoned {
+                return Err(StoreError::Poisoned(error.clone()));
+            }
+            if progress.flushed >= end {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::FlushTimeout);
+            }
+            progress = self
+                .done
+                .wait_timeout(progress, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits (asynchronously) until everything below `end` is on disk.
+    pub async fn wait_async(&self, end: u64, timeout: Duration) -> Result<(), StoreError> {
+        let mut rx = self.watch.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|flushed| *flushed >= end)).await;
+        if let Some(error) = self.poisoned() {
+            return Err(StoreError::Poisoned(error));
+        }
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(StoreError::Closed),
+            Err(_) => Err(StoreError::FlushTimeout),
+        }
+    }
+
+    fn publish(&self, flushed: u64) {
+        self.lock().flushed = flushed;
+        self.done.notify_all();
+        self.watch.send_replace(flushed);
+    }
+
+    pub(super) fn poison(&self, error: String) {
+        self.lock().poisoned = Some(error);
+        self.done.notify_all();
+        // Wake async waiters so that they see the poison.
+        self.watch.send_modify(|_| {});
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    pub(super) fn stop(&self) {
+        self.lock().stopping = true;
+        self.wake.notify_one();
+    }
+}
+
+/// The flusher thread's loop. Waits on the shared state without holding the store, which
+/// it reaches through a weak reference: the loop ends when asked, or when the store is gone.
+pub(super) fn run(state: Arc<FlushState>, store: Weak<Store>, config: FlushConfig) {
+    let mut last_flush = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let (requested, stopping) = {
+            let mut progress = state.lock();
+            let wait = match config.mode {
+                FlushMode::Sync => config.checkpoint_interval,
+                FlushMode::Async => config.interval.min(config.checkpoint_interval),
+            };
+            if !progress.requested && !progress.stopping {
+                progress = state
+                    .wake
+                    .wait_timeout(progress, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            if progress.poisoned.is_some() {
+                return;
+            }
+            (std::mem::take(&mut progress.requested), progress.stopping)
+        };
+        let Some(store) = store.upgrade() else { return };
+        let dirty = store.commit_log.written() - store.commit_log.flushed();
+        let due = match config.mode {
+            FlushMode::Sync => requested || dirty > 0,
+            FlushMode::Async => {
+                dirty >= config.threshold_bytes || last_flush.elapsed() >= config.interval
+            }
+        };
+        if due || stopping {
+            match store.commit_log.flush() {
+                Ok(flushed) => state.publish(flushed),
+                Err(e) => {
+                    tracing::error!(error = %e, "commit log flush failed: store poisoned, writes refused");
+                    state.poison(format!("commit log flush failed: {e}"));
+                    return;
+                }
+            }
+            last_flush = Instant::now();
+        }
+        if stopping || last_checkpoint.elapsed() >= config.checkpoint_interval {
+            if let Err(e) = store.write_checkpoint() {
+                tracing::error!(error = %e, "checkpoint failed: store poisoned, writes refused");
+                state.poison(format!("checkpoint failed: {e}"));
+                return;
+            }
+            last_checkpoint = Instant::now();
+        }
+        if store.commit_log.current_file_fill() > 0.5 {
+            if let Err(e) = store.commit_log.prepare_next_file() {
+                tracing::warn!(error = %e, "cannot prepare the next commit-log file");
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}

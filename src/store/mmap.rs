@@ -1,0 +1,367 @@
+//! Memory-mapped files, and the only `unsafe` of the store.
+//!
+//! A [`MappedFile`] is a fixed-size file named by its start offset, mapped shared and
+//! read-write. Soundness rests on one rule, enforced here rather than by callers: bytes
+//! below the *published* mark never change again and may be read by anyone; bytes at or
+//! above it are written only through the file's single [`FileWriter`] and are never read
+//! until published. Publishing is a release store, reading the mark an acquire load, so a
+//! reader that sees the mark sees the bytes. Code that needs to rewrite published bytes
+//! (recovery truncating a torn tail) must own the file exclusively (`&mut MappedFile`).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::{MmapOptions, MmapRaw};
+
+/// How a new file is prepared before use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarmUp {
+    /// Touch every page so that appends never fault on a fresh page.
+    pub touch: bool,
+    /// `madvise(MADV_WILLNEED)`.
+    pub will_need: bool,
+    /// `mlock` the mapping (needs RLIMIT_MEMLOCK).
+    pub lock: bool,
+}
+
+pub struct MappedFile {
+    path: PathBuf,
+    start: u64,
+    map: MmapRaw,
+    published: AtomicUsize,
+    writer_taken: AtomicBool,
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedFile")
+            .field("path", &self.path)
+            .field("start", &self.start)
+            .field("len", &self.map.len())
+            .field("published", &self.published())
+            .finish()
+    }
+}
+
+/// The name of a file that starts at `offset`: 20 zero-padded digits.
+pub fn file_name(offset: u64) -> String {
+    format!("{offset:020}")
+}
+
+/// Removes `path` if it is an empty file (a crash between creating and sizing it) and says
+/// whether it did.
+pub fn remove_if_empty(path: &Path) -> io::Result<bool> {
+    if std::fs::metadata(path)?.len() == 0 {
+        tracing::warn!(path = %path.display(), "removing an empty file left by a crash");
+        std::fs::remove_file(path)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Parses such a name.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| name.parse().ok())
+        .flatten()
+}
+
+impl MappedFile {
+    /// Creates (or reuses) the file `dir/<20-digit start>` of exactly `len` bytes and maps it.
+    /// Nothing is published yet.
+    pub fn create(dir: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Self::create_at(&dir.join(file_name(start)), start, len, warm)
+    }
+
+    /// Creates (or reuses) the file at `path` of exactly `len` bytes and maps it.
+    pub fn create_at(path: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
+        let path = path.to_path_buf();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        if file.metadata()?.len() != len as u64 {
+            file.set_len(len as u64)?;
+        }
+        let mapped = Self::map(path, start, &file, len)?;
+        mapped.warm(warm)?;
+        Ok(mapped)
+    }
+
+    /// Maps an existing file; its whole length counts as published until recovery says
+    /// otherwise (see [`MappedFile::set_published`]).
+    pub fn open(path: &Path, start: u64) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+        let mapped = Self::map(path.to_path_buf(), start, &file, len)?;
+        mapped.published.store(len, Ordering::Release);
+        Ok(mapped)
+    }
+
+    fn map(path: PathBuf, start: u64, file: &File, len: usize) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot map an empty file",
+            ));
+        }
+        let map = MmapOptions::new().len(len).map_raw(file)?;
+        Ok(Self {
+            path,
+            start,
+            map,
+            published: AtomicUsize::new(0),
+            writer_taken: AtomicBool::new(false),
+        })
+    }
+
+    fn warm(&self, warm: WarmUp) -> io::Result<()> {
+        if warm.will_need {
+            self.map.advise(memmap2::Advice::WillNeed)?;
+        }
+        if warm.touch {
+            let page = 4096;
+            let ptr = self.map.as_mut_ptr();
+            for pos in (0..self.map.len()).step_by(page) {
+                // SAFETY: a fresh file has no writer and nothing published; `pos` is inside
+                // the mapping; writing the zero that is already there changes no byte.
+                unsafe { ptr.add(pos).write_volatile(0) };
+            }
+        }
+        if warm.lock {
+            self.map.lock()?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Offset of the file's first byte in the log's address space.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
+
+    /// Bytes `[0, published)` are final.
+    pub fn published(&self) -> usize {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// Published bytes `[pos, pos + len)`, or `None` if any of them is not published.
+    pub fn read(&self, pos: usize, len: usize) -> Option<&[u8]> {
+        let end = pos.checked_add(len)?;
+        (end <= self.published()).then(|| {
+            // SAFETY: the range is inside the mapping (published ≤ len) and published, so no
+            // writer touches it again for as long as `self` lives.
+            unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) }
+        })
+    }
+
+    /// All published bytes from `pos` on.
+    pub fn read_from(&self, pos: usize) -> &[u8] {
+        let published = self.published();
+        self.read(pos.min(published), published.saturating_sub(pos))
+            .unwrap_or_default()
+    }
+
+    /// Published bytes as a zero-copy `Bytes` that keeps the mapping alive.
+    pub fn bytes(self: &Arc<Self>, pos: usize, len: usize) -> Option<Bytes> {
+        self.read(pos, len)?;
+        Some(Bytes::from_owner(Slice {
+            file: Arc::clone(self),
+            pos,
+            len,
+        }))
+    }
+
+    /// Writes dirty pages of `[from, to)` to disk (`msync(MS_SYNC)`).
+    pub fn flush(&self, from: usize, to: usize) -> io::Result<()> {
+        let to = to.min(self.len());
+        if from >= to {
+            return Ok(());
+        }
+        self.map.flush_range(from, to - from)
+    }
+
+    /// The file's single writer; `None` while another exists.
+    pub fn take_writer(self: &Arc<Self>) -> Option<FileWriter> {
+        self.writer_taken
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| FileWriter {
+                file: Arc::clone(self),
+            })
+    }
+
+    /// Exclusive access to every byte (recovery).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `&mut self` proves no reader, writer or `Bytes` slice exists (those hold
+        // `&self` or an `Arc`, which would prevent this borrow).
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr(), self.map.len()) }
+    }
+
+    /// Sets the published mark (recovery, after validating the content).
+    pub fn set_published(&mut self, published: usize) {
+        *self.published.get_mut() = published.min(self.map.len());
+    }
+}
+
+struct Slice {
+    file: Arc<MappedFile>,
+    pos: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Slice {
+    fn as_ref(&self) -> &[u8] {
+        // The range was checked to be published when the slice was made; published bytes
+        // never change, and the Arc keeps the mapping.
+        self.file.read(self.pos, self.len).unwrap_or_default()
+    }
+}
+
+/// The right to write a file's unpublished bytes; at most one exists per file.
+pub struct FileWriter {
+    file: Arc<MappedFile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("write of {len} bytes at {pos} outside the writable range {published}..{file_len}")]
+pub struct OutOfRange {
+    pos: usize,
+    len: usize,
+    published: usize,
+    file_len: usize,
+}
+
+impl FileWriter {
+    pub fn file(&self) -> &Arc<MappedFile> {
+        &self.file
+    }
+
+    /// Copies `data` to `pos`, which must lie in the unpublished part of the file.
+    pub fn write(&mut self, pos: usize, data: &[u8]) -> Result<(), OutOfRange> {
+        let published = self.file.published();
+        let end = pos.checked_add(data.len());
+        match end {
+            Some(end) if pos >= published && end <= self.file.len() => {
+                // SAFETY: `[pos, end)` is inside the mapping and unpublished, so no reader
+                // looks at it; this writer is the only one (`writer_taken`), and `&mut self`
+                // serialises its own writes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        data.as_ptr(),
+                        self.file.map.as_mut_ptr().add(pos),
+                        data.len(),
+                    );
+                }
+                Ok(())
+            }
+            _ => Err(OutOfRange {
+                pos,
+                len: data.len(),
+                published,
+                file_len: self.file.len(),
+            }),
+        }
+    }
+
+    /// Publishes `[0, upto)`; the mark only moves forward.
+    pub fn publish(&mut self, upto: usize) {
+        let upto = upto.min(self.file.len());
+        self.file.published.fetch_max(upto, Ordering::AcqRel);
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        self.file.writer_taken.store(false, Ordering::Release);
+    }
+}
+
+/// Total and available bytes of the file system holding `path` (`statvfs`).
+pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` points to writable
+    // memory of the right type; statvfs fills it completely when it returns 0.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: rc == 0, so statvfs initialised the struct.
+    let stat = unsafe { stat.assume_init() };
+    // The field types differ between platforms (u32 on some 32-bit ones).
+    #[allow(clippy::unnecessary_cast)]
+    let (block, blocks, available) = (
+        stat.f_frsize as u64,
+        stat.f_blocks as u64,
+        stat.f_bavail as u64,
+    );
+    Ok((blocks * block, available * block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_publishes_and_readers_see_only_published_bytes() {
+        let dir = std::env::temp_dir().join(format!("apogee-mmap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = Arc::new(
+            MappedFile::create(
+                &dir,
+                4096,
+                4096,
+                WarmUp {
+                    touch: true,
+                    ..WarmUp::default()
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(file.path().file_name().unwrap(), "00000000000000004096");
+        let mut writer = file.take_writer().unwrap();
+        assert!(file.take_writer().is_none(), "one writer at a time");
+        writer.write(0, b"hello").unwrap();
+        assert_eq!(file.read(0, 5), None, "not published yet");
+        writer.publish(5);
+        assert_eq!(file.read(0, 5), Some(&b"hello"[..]));
+        assert!(writer.write(2, b"x").is_err(), "published bytes are final");
+        assert!(writer.write(4095, b"xy").is_err(), "past the end");
+        let bytes = file.bytes(1, 3).unwrap();
+        drop(writer);
+        assert!(file.take_writer().is_some());
+        assert_eq!(&bytes[..], b"ell");
+        file.flush(0, 5).unwrap();
+        drop(file);
+        let mut reopened = MappedFile::open(&dir.join(file_name(4096)), 4096).unwrap();
+        assert_eq!(&reopened.bytes_mut()[..5], b"hello");
+        reopened.set_published(5);
+        assert_eq!(reopened.read_from(3), b"lo");
+        assert!(disk_space(&dir).unwrap().0 > 0);
+        assert_eq!(parse_file_name("00000000000000004096"), Some(4096));
+        assert_eq!(parse_file_name("4096"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

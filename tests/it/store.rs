@@ -1,0 +1,356 @@
+//! The store: appends across file rolls, consume queues, index queries, retention,
+//! recovery from torn tails and flipped bits.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use apogee::protocol::message::{NewMessage, Record};
+use apogee::protocol::properties;
+use apogee::store::{
+    FlushConfig, FlushMode, IndexShape, QueueKey, RetentionConfig, Store, StoreConfig,
+};
+
+/// Commit-log file size of the tests.
+pub const SMALL_FILE: u64 = 96 * 1024; // > 32 KiB max message + 64 KiB slack
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apogee-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Small files so that rolling is exercised; nothing flushed or checkpointed on its own
+/// (tests decide), unless `mode` is Sync.
+pub fn small_config(root: &Path, mode: FlushMode) -> StoreConfig {
+    let mut config = StoreConfig::new(root);
+    config.commit_log_file_size = SMALL_FILE as usize;
+    config.max_message_size = 32 * 1024;
+    config.cq_units_per_file = 64;
+    config.index = IndexShape {
+        slots: 101,
+        max_entries: 200,
+    };
+    config.flush = FlushConfig {
+        mode,
+        interval: Duration::from_secs(3600),
+        checkpoint_interval: Duration::from_secs(3600),
+        ..FlushConfig::default()
+    };
+    config
+}
+
+/// The body of message `offset` of queue `queue`: recognisable and of varying length.
+pub fn body_of(queue: i32, offset: u64) -> Vec<u8> {
+    let text = format!("q{queue}-o{offset}|");
+    text.repeat(1 + (offset as usize * 7 + queue as usize) % 40)
+        .into_bytes()
+}
+
+pub fn message<'a>(topic: &'a str, queue: i32, body: &'a [u8], props: &'a str) -> NewMessage<'a> {
+    NewMessage {
+        topic,
+        queue_id: queue,
+        flag: 0,
+        body,
+        properties: props,
+        sys_flag: 0,
+        born_timestamp: 1_700_000_000_000,
+        born_host: "127.0.0.1:50000".parse().unwrap(),
+        store_host: "127.0.0.1:10911".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+    }
+}
+
+/// Appends `count` messages to each of `queues` queues of `topic`, tagged and keyed.
+fn fill(store: &Arc<Store>, topic: &str, queues: i32, count: u64) {
+    for q in 0..queues {
+        let mut appender = store.queue_appender(QueueKey::new(topic, q)).unwrap();
+        for _ in 0..count {
+            let offset = appender.next_offset();
+            let body = body_of(q, offset);
+            let props = properties::encode([
+                (
+                    properties::TAGS,
+                    if offset.is_multiple_of(2) { "even" } else { "odd" },
+                ),
+                (properties::KEYS, &format!("k{q}-{offset} shared")),
+                (properties::UNIQ_KEY, &format!("U{q}X{offset}")),
+            ]);
+            appender
+                .append(&[message(topic, q, &body, &props)])
+                .unwrap();
+        }
+    }
+    store.dispatch().unwrap();
+}
+
+/// Every unit of every queue points at the record it should, whose body is intact.
+pub fn check_queues_agree_with_log(store: &Store) -> u64 {
+    let mut seen = 0;
+    for key in store.queue_keys() {
+        let cq = store.consume_queue(&key).unwrap();
+        for (offset, unit) in cq.units(cq.min_offset(), usize::MAX) {
+            let bytes = store
+                .read(unit.physical_offset, unit.size as usize)
+                .unwrap_or_else(|| panic!("{key} unit {offset} points past the log"));
+            let record =
+                Record::decode(&bytes, true).unwrap_or_else(|e| panic!("{key} unit {offset}: {e}"));
+            assert_eq!(record.topic, key.topic);
+            assert_eq!(record.queue_id, key.queue_id);
+            assert_eq!(record.queue_offset as u64, offset);
+            assert_eq!(record.physical_offset as u64, unit.physical_offset);
+            assert_eq!(record.body, &body_of(key.queue_id, offset)[..]);
+            assert_eq!(unit.tags_code, record.tags_code());
+            seen += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn appends_roll_files_and_read_back_through_consume_queues() {
+    let root = temp_dir("roll");
+    let (store, report) = Store::open(small_config(&root, FlushMode::Async)).unwrap();
+    assert!(!report.crashed);
+    fill(&store, "TopicTest", 4, 300);
+    let files = std::fs::read_dir(root.join("commitlog")).unwrap().count();
+    assert!(
+        files >= 3,
+        "only {files} commit-log files: rolling not exercised"
+    );
+    assert_eq!(check_queues_agree_with_log(&store), 1200);
+    let key = QueueKey::new("TopicTest", 2);
+    assert_eq!(store.max_offset(&key), 300);
+    assert_eq!(store.min_offset(&key), 0);
+    let cq = store.consume_queue(&key).unwrap();
+    let units = cq.units(10, 5);
+    assert_eq!(
+        units.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![10, 11, 12, 13, 14]
+    );
+    assert_eq!(
+        units[0].1.tags_code,
+        i64::from(apogee::protocol::message::java_hash("even"))
+    );
+    assert!(cq.units(300, 5).is_empty());
+    // Consume-queue files of 64 units: 300 units need 5 files.
+    assert_eq!(
+        std::fs::read_dir(root.join("consumequeue/TopicTest/2"))
+            .unwrap()
+            .count(),
+        5
+    );
+    store.shutdown().unwrap();
+    drop(store);
+
+    // A clean reopen sees everything and continues the queue offsets.
+    let (store, report) = Store::open(small_config(&root, FlushMode::Async)).unwrap();
+    assert!(!report.crashed);
+    assert_eq!(report.cut_bytes, 0);
+    assert_eq!(
+        report.scanned_bytes, 0,
+        "a clean checkpoint leaves nothing to scan"
+    );
+    assert_eq!(check_queues_agree_with_log(&store), 1200);
+    let mut appender = store.queue_appender(key.clone()).unwrap();
+    assert_eq!(appender.next_offset(), 300);
+    assert!(
+        store.queue_appender(key.clone()).is_err(),
+        "one writer per queue"
+    );
+    let body = body_of(2, 300);
+    appender
+        .append(&[message("TopicTest", 2, &body, "")])
+        .unwrap();
+    drop(appender);
+    store.dispatch().unwrap();
+    assert_eq!(store.max_offset(&key), 301);
+    store.shutdown().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn index_finds_messages_by_key_and_time() {
+    let root = temp_dir("index");
+    let (store, _) = Store::open(small_config(&root, FlushMode::Async)).unwrap();
+    fill(&store, "T", 2, 150);
+    let all = store.query_by_key("T", "k1-42", 0, i64::MAX, 10);
+    assert_eq!(all.len(), 1);
+    let record_queue = store
+        .with_record(all[0], |r| (r.queue_id, r.queue_offset))
+        .unwrap();
+    assert_eq!(record_queue, (1, 42));
+    assert_eq!(
+        store.query_by_key("T", "U0X7", 0, i64::MAX, 10).len(),
+        1,
+        "unique key"
+    );
+    // "shared" is a key of all 300 messages: bounded by max, newest first.
+    let shared = store.query_by_key("T", "shared", 0, i64::MAX, 32);
+    assert_eq!(shared.len(), 32);
+    assert!(shared.windows(2).all(|w| w[0] > w[1]));
+    assert!(
+        store.query_by_key("T", "k1-42", 0, 1_000, 10).is_empty(),
+        "time range"
+    );
+    assert!(store
+        .query_by_key("Other", "k1-42", 0, i64::MAX, 10)
+        .is_empty());
+    // 300 messages × 3 keys over files of 200 entries: several index files.
+    assert!(std::fs::read_dir(root.join("index")).unwrap().count() >= 4);
+    store.shutdown().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn retention_deletes_old_files_and_moves_min_offsets() {
+    let root = temp_dir("retention");
+    let mut config = small_config(&root, FlushMode::Async);
+    config.retention = RetentionConfig {
+        file_reserved_hours: 1,
+        delete_when: vec![4],
+        ..RetentionConfig::default()
+    };
+    let (store, _) = Store::open(config).unwrap();
+    fill(&store, "T", 2, 400);
+    let before = std::fs::read_dir(root.join("commitlog")).unwrap().count();
+    let far_future = apogee::util::now_ms() + 2 * 3_600_000;
+    // Not the delete hour, disk not full: nothing goes.
+    let outcome = store.run_retention(far_future, 5).unwrap();
+    assert_eq!(outcome.deleted_log_files, 0);
+    // At 04:00 every expired file goes but the current one.
+    let outcome = store.run_retention(far_future, 4).unwrap();
+    assert_eq!(outcome.deleted_log_files, before - 1);
+    assert_eq!(
+        std::fs::read_dir(root.join("commitlog")).unwrap().count(),
+        1
+    );
+    let log_min = store.commit_log().min_offset();
+    assert_eq!(outcome.log_min_offset, log_min);
+    // Queue 0 was written first: all of it was in the deleted files.
+    let q0 = store.consume_queue(&QueueKey::new("T", 0)).unwrap();
+    assert_eq!((q0.min_offset(), q0.max_offset()), (400, 400));
+    assert!(q0.unit(399).is_none());
+    // Queue 1 keeps its tail: its min offset is its first unit in the kept file.
+    let q1 = store.consume_queue(&QueueKey::new("T", 1)).unwrap();
+    let min = q1.min_offset();
+    assert!(min > 0 && min < 400, "queue 1 min offset {min}");
+    assert!(q1.unit(min).unwrap().physical_offset >= log_min);
+    assert!(q1.unit(min - 1).is_none(), "units before the min are gone");
+    assert_eq!(q1.max_offset(), 400);
+    assert!(outcome.deleted_index_files > 0);
+    assert_eq!(check_queues_agree_with_log(&store) as usize, {
+        let q0 = store.consume_queue(&QueueKey::new("T", 0)).unwrap();
+        let q1 = store.consume_queue(&QueueKey::new("T", 1)).unwrap();
+        (800 - q0.min_offset() - q1.min_offset()) as usize
+    });
+    store.shutdown().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Damages the tail of the newest commit-log file, reopens, checks the cut.
+fn reopen_after(
+    root: &Path,
+    damage: impl FnOnce(&mut [u8], usize),
+) -> apogee::store::RecoveryReport {
+    let (store, _) = Store::open(small_config(root, FlushMode::Async)).unwrap();
+    fill(&store, "T", 3, 100);
+    let written = store.commit_log().written();
+    let last_record = {
+        let key = QueueKey::new("T", 2);
+        store.consume_queue(&key).unwrap().unit(99).unwrap()
+    };
+    assert_eq!(
+        last_record.physical_offset + u64::from(last_record.size),
+        written
+    );
+    // Crash: no shutdown, no checkpoint was ever written (intervals are an hour).
+    drop(store);
+    let file_size = SMALL_FILE;
+    let file_start = written - written % file_size;
+    let path = root.join("commitlog").join(format!("{file_start:020}"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    damage(
+        &mut bytes,
+        (last_record.physical_offset - file_start) as usize,
+    );
+    std::fs::write(&path, &bytes).unwrap();
+    let (store, report) = Store::open(small_config(root, FlushMode::Async)).unwrap();
+    assert!(report.crashed);
+    assert_eq!(
+        report.log_end, last_record.physical_offset,
+        "cut at the damaged record"
+    );
+    assert_eq!(store.max_offset(&QueueKey::new("T", 2)), 99);
+    assert_eq!(check_queues_agree_with_log(&store), 299);
+    store.shutdown().unwrap();
+    report
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_reported() {
+    let root = temp_dir("torn");
+    let report = reopen_after(&root, |bytes, at| {
+        // The last record was only half copied: its second half is zeros, and a few stray
+        // bytes of a record that never completed follow it.
+        let size = i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        bytes[at + size / 2..at + size].fill(0);
+        bytes[at + size + 10] = 0x5A;
+    });
+    assert!(
+        report.cut_bytes >= 11 && report.cut_bytes < 4096,
+        "{report:?}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_flipped_bit_in_the_last_record_is_cut() {
+    let root = temp_dir("bitflip");
+    let report = reopen_after(&root, |bytes, at| {
+        let size = i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        bytes[at + 100] ^= 0x10; // inside the body: the CRC no longer matches
+        assert!(100 < size);
+    });
+    assert!(report.cut_bytes > 0);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn sync_flush_acknowledges_after_the_disk_and_refuses_bad_input() {
+    let root = temp_dir("sync");
+    let mut config = small_config(&root, FlushMode::Sync);
+    config.flush.checkpoint_interval = Duration::from_millis(50);
+    let (store, _) = Store::open(config).unwrap();
+    let mut appender = store.queue_appender(QueueKey::new("T", 0)).unwrap();
+    let body = body_of(0, 0);
+    let appended = appender.append(&[message("T", 0, &body, "")]).unwrap();
+    store.wait_durable(appended.end).unwrap();
+    assert!(store.commit_log().flushed() >= appended.end);
+    let huge = vec![0u8; 32 * 1024 + 1];
+    assert!(matches!(
+        appender.append(&[message("T", 0, &huge, "")]),
+        Err(apogee::store::StoreError::MessageTooLarge { .. })
+    ));
+    assert!(matches!(
+        appender.append(&[message("T", 1, &body, "")]),
+        Err(apogee::store::StoreError::WrongQueue { .. })
+    ));
+    let long_topic = "t".repeat(128);
+    let mut other = store
+        .queue_appender(QueueKey::new(long_topic.clone(), 0))
+        .unwrap();
+    assert!(other.append(&[message(&long_topic, 0, &body, "")]).is_err());
+    // The failed appends did not consume queue offsets.
+    assert_eq!(appender.next_offset(), 1);
+    drop((appender, other));
+    // A second process (here: a second open) cannot take the same store.
+    assert!(matches!(
+        Store::open(small_config(&root, FlushMode::Sync)),
+        Err(apogee::store::StoreError::Locked(_))
+    ));
+    store.shutdown().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
