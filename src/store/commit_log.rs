@@ -285,8 +285,8 @@ impl CommitLog {
             let hi = target.min(end) - start;
             file.flush(lo as usize, hi as usize)?;
         }
-        self.flushed.store(target, Ordering::Release);
-        Ok(target)
+        // Two flushes may overlap (a leading writer and the flusher thread): never go back.
+        Ok(self.flushed.fetch_max(target, Ordering::AcqRel).max(target))
     }
 
     /// The bytes of `[offset, offset + size)` as a zero-copy slice of the mapping.

@@ -1,11 +1,13 @@
 //! Flushing the commit log to disk, and the checkpoint.
 //!
 //! One flusher thread per store. ASYNC_FLUSH: it flushes every `interval` (500 ms), or as
-//! soon as more than `threshold_bytes` are dirty. SYNC_FLUSH (group commit): a writer asks
-//! for a flush and waits until the flushed offset passes its record; the flusher flushes
-//! everything written so far in one `msync`, so every writer that arrived meanwhile is
-//! served by the same disk write. A writer that waits longer than `sync_timeout` gets
-//! FLUSH_DISK_TIMEOUT (its message is stored, only its durability is unconfirmed).
+//! soon as more than `threshold_bytes` are dirty. SYNC_FLUSH is a group commit: a writer
+//! waiting for its record to be on disk either finds a flush running and waits for it, or
+//! runs one itself for everything written so far (leader-based: no hand-off to another
+//! thread on the hot path); async waiters (the broker's tasks) ask the flusher thread
+//! instead. Either way one `msync` serves every writer that arrived before it. A writer that
+//! waits longer than `sync_timeout` gets FLUSH_DISK_TIMEOUT (its message is stored, only its
+//! durability is unconfirmed).
 //!
 //! A failed flush poisons the store: the error is kept, every waiter gets it, and appends
 //! are refused from then on — the page cache may have dropped the data, so pretending would
@@ -56,6 +58,8 @@ impl Default for FlushConfig {
 
 struct Progress {
     flushed: u64,
+    /// A flush is running (by the flusher thread or a leading writer).
+    flushing: bool,
     requested: bool,
     stopping: bool,
     poisoned: Option<String>,
@@ -76,6 +80,7 @@ impl FlushState {
         Self {
             progress: Mutex::new(Progress {
                 flushed,
+                flushing: false,
                 requested: false,
                 stopping: false,
                 poisoned: None,
@@ -100,8 +105,15 @@ impl FlushState {
         self.lock().poisoned.clone()
     }
 
-    /// Blocks until everything below `end` is on disk.
-    pub fn wait(&self, end: u64, timeout: Duration) -> Result<(), StoreError> {
+    /// Blocks until everything below `end` is on disk. Leader-based group commit: a waiter
+    /// that finds no flush running runs `flush` itself for everyone written so far; the
+    /// others wait for it.
+    pub fn wait(
+        &self,
+        end: u64,
+        timeout: Duration,
+        flush: impl Fn() -> std::io::Result<u64>,
+    ) -> Result<(), StoreError> {
         let deadline = Instant::now() + timeout;
         let mut progress = self.lock();
         loop {
@@ -110,6 +122,14 @@ impl FlushState {
             }
             if progress.flushed >= end {
                 return Ok(());
+            }
+            if !progress.flushing {
+                progress.flushing = true;
+                drop(progress);
+                let result = flush();
+                self.finish_flush(result);
+                progress = self.lock();
+                continue;
             }
             let now = Instant::now();
             if now >= deadline {
@@ -121,6 +141,33 @@ impl FlushState {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Claims the right to flush; false if a flush is already running.
+    fn begin_flush(&self) -> bool {
+        let mut progress = self.lock();
+        !std::mem::replace(&mut progress.flushing, true)
+    }
+
+    /// Ends a flush: publishes its result (or poisons) and wakes every waiter.
+    fn finish_flush(&self, result: std::io::Result<u64>) {
+        let mut progress = self.lock();
+        progress.flushing = false;
+        match result {
+            Ok(flushed) => {
+                progress.flushed = progress.flushed.max(flushed);
+                let flushed = progress.flushed;
+                drop(progress);
+                self.watch.send_replace(flushed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit log flush failed: store poisoned, writes refused");
+                progress.poisoned = Some(format!("commit log flush failed: {e}"));
+                drop(progress);
+                self.watch.send_modify(|_| {});
+            }
+        }
+        self.done.notify_all();
     }
 
     /// Waits (asynchronously) until everything below `end` is on disk.
@@ -135,12 +182,6 @@ impl FlushState {
             Ok(Err(_)) => Err(StoreError::Closed),
             Err(_) => Err(StoreError::FlushTimeout),
         }
-    }
-
-    fn publish(&self, flushed: u64) {
-        self.lock().flushed = flushed;
-        self.done.notify_all();
-        self.watch.send_replace(flushed);
     }
 
     pub(super) fn poison(&self, error: String) {
@@ -192,14 +233,10 @@ pub(super) fn run(state: Arc<FlushState>, store: Weak<Store>, config: FlushConfi
                 dirty >= config.threshold_bytes || last_flush.elapsed() >= config.interval
             }
         };
-        if due || stopping {
-            match store.commit_log.flush() {
-                Ok(flushed) => state.publish(flushed),
-                Err(e) => {
-                    tracing::error!(error = %e, "commit log flush failed: store poisoned, writes refused");
-                    state.poison(format!("commit log flush failed: {e}"));
-                    return;
-                }
+        if (due || stopping) && state.begin_flush() {
+            state.finish_flush(store.commit_log.flush());
+            if state.poisoned().is_some() {
+                return;
             }
             last_flush = Instant::now();
         }

@@ -337,7 +337,11 @@ impl Store {
     pub fn wait_durable(&self, end: u64) -> Result<(), StoreError> {
         match self.config.flush.mode {
             FlushMode::Async => Ok(()),
-            FlushMode::Sync => self.flush_state.wait(end, self.config.flush.sync_timeout),
+            FlushMode::Sync => self
+                .flush_state
+                .wait(end, self.config.flush.sync_timeout, || {
+                    self.commit_log.flush()
+                }),
         }
     }
 
@@ -346,6 +350,8 @@ impl Store {
         match self.config.flush.mode {
             FlushMode::Async => Ok(()),
             FlushMode::Sync => {
+                // An async task must not run msync itself: the flusher thread does it.
+                self.flush_state.request();
                 self.flush_state
                     .wait_async(end, self.config.flush.sync_timeout)
                     .await
@@ -483,13 +489,11 @@ impl QueueAppender {
         };
         let first_queue_offset = self.next;
         self.next += messages.len() as u64;
-        match self.store.config.flush.mode {
-            FlushMode::Sync => self.store.flush_state.request(),
-            FlushMode::Async => {
-                if log.written() - log.flushed() >= self.store.config.flush.threshold_bytes {
-                    self.store.flush_state.request();
-                }
-            }
+        // SYNC: whoever waits for durability triggers the flush (see `Store::durable`).
+        if self.store.config.flush.mode == FlushMode::Async
+            && log.written() - log.flushed() >= self.store.config.flush.threshold_bytes
+        {
+            self.store.flush_state.request();
         }
         Ok(Appended {
             first_queue_offset,
