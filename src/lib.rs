@@ -8,6 +8,7 @@
 //! - [`store`], [`filter`], [`rebalance`]: storage, filters and queue allocation (to come).
 
 pub mod actors;
+pub mod broker;
 pub mod namesrv;
 pub mod protocol;
 pub mod remoting;

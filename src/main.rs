@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use apogee::broker::{self, BrokerConfig};
 use apogee::namesrv::{self, NamesrvConfig};
 
 #[derive(Parser)]
@@ -25,6 +26,34 @@ struct Cli {
 enum Command {
     /// Run a name server.
     Namesrv(NamesrvArgs),
+    /// Run a broker that registers with name servers.
+    Broker(BrokerArgs),
+    /// Run a name server and a broker in one process, on a default data directory.
+    Standalone(StandaloneArgs),
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// RocketMQ `broker.conf` (brokerClusterName, brokerName, listenPort, storePathRootDir, …).
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Name server addresses, `;`-separated (overrides namesrvAddr of the file).
+    #[arg(short = 'n', long = "namesrv")]
+    namesrv: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct StandaloneArgs {
+    /// Data directory (store, name server KV config): default $HOME/apogee.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:9876")]
+    namesrv_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:10911")]
+    broker_listen: SocketAddr,
+    /// RocketMQ `broker.conf` (same keys as `apogee broker`).
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -57,6 +86,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Namesrv(args) => run_namesrv(args),
+        Command::Broker(args) => run_broker(args),
+        Command::Standalone(args) => run_standalone(args),
     }
 }
 
@@ -87,6 +118,73 @@ fn run_namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
             .await
             .context("waiting for ctrl-c")?;
         tracing::info!("name server stopping");
+        Ok(())
+    })
+}
+
+fn broker_config(file: Option<&PathBuf>, store_root: PathBuf) -> anyhow::Result<BrokerConfig> {
+    let mut config = BrokerConfig::new(store_root);
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        config.apply_conf(&path.display().to_string(), &text)?;
+    }
+    Ok(config)
+}
+
+fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let mut config = broker_config(args.config.as_ref(), home_dir()?.join("store"))?;
+    if let Some(namesrv) = &args.namesrv {
+        config.apply_conf("--namesrv", &format!("namesrvAddr={namesrv}"))?;
+    }
+    if config.namesrv_addrs.is_empty() {
+        anyhow::bail!("no name server: pass -n 127.0.0.1:9876 or set namesrvAddr in broker.conf");
+    }
+    actix_rt::System::new().block_on(async move {
+        let broker = broker::start(config).await?;
+        println!(
+            "apogee broker listening on {} (advertised as {})",
+            broker.local_addr(),
+            broker.advertised
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for ctrl-c")?;
+        tracing::info!("broker stopping");
+        broker.shutdown().await?;
+        Ok(())
+    })
+}
+
+fn run_standalone(args: StandaloneArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => home_dir()?.join("apogee"),
+    };
+    let mut config = broker_config(args.config.as_ref(), data_dir.join("store"))?;
+    config.listen = args.broker_listen;
+    let namesrv_config = NamesrvConfig {
+        listen: args.namesrv_listen,
+        kv_config_path: Some(data_dir.join("namesrv").join("kvConfig.json")),
+        ..NamesrvConfig::default()
+    };
+    actix_rt::System::new().block_on(async move {
+        let namesrv = namesrv::start(namesrv_config)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.namesrv_listen))?;
+        config.namesrv_addrs = vec![namesrv.local_addr()];
+        let broker = broker::start(config).await?;
+        println!(
+            "apogee standalone: name server on {}, broker on {} (data in {})",
+            namesrv.local_addr(),
+            broker.local_addr(),
+            data_dir.display()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for ctrl-c")?;
+        tracing::info!("standalone stopping");
+        broker.shutdown().await?;
         Ok(())
     })
 }

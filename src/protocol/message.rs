@@ -368,6 +368,76 @@ impl<'a> Record<'a> {
     }
 }
 
+/// One message of a batch body (`MessageDecoder.encodeMessages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItem<'a> {
+    pub flag: i32,
+    pub body: &'a [u8],
+    pub properties: &'a str,
+}
+
+/// Splits a batch body: per message `TOTALSIZE i32 | MAGIC i32 | BODYCRC i32 | FLAG i32 |
+/// BODYLEN i32 + BODY | PROPLEN i16 + PROPERTIES`.
+pub fn decode_batch(mut buf: &[u8]) -> Result<Vec<BatchItem<'_>>, RecordError> {
+    let mut items = Vec::new();
+    while !buf.is_empty() {
+        let mut r = Reader { buf, pos: 0 };
+        let total = usize::try_from(r.i32()?).map_err(|_| RecordError::BadSize {
+            size: -1,
+            have: buf.len(),
+        })?;
+        if total < 22 || total > buf.len() {
+            return Err(RecordError::BadSize {
+                size: total as i64,
+                have: buf.len(),
+            });
+        }
+        r.buf = &buf[..total];
+        r.i32()?; // magic
+        r.i32()?; // body crc (computed by the broker)
+        let flag = r.i32()?;
+        let body_len = usize::try_from(r.i32()?).map_err(|_| RecordError::BadSize {
+            size: total as i64,
+            have: buf.len(),
+        })?;
+        let body = r.take(body_len)?;
+        let b = r.take(2)?;
+        let props_len = i16::from_be_bytes([b[0], b[1]]).max(0) as usize;
+        let properties =
+            std::str::from_utf8(r.take(props_len)?).map_err(|_| RecordError::InvalidUtf8)?;
+        if r.pos != total {
+            return Err(RecordError::Inconsistent {
+                fields: r.pos,
+                size: total,
+            });
+        }
+        items.push(BatchItem {
+            flag,
+            body,
+            properties,
+        });
+        buf = &buf[total..];
+    }
+    Ok(items)
+}
+
+/// Encodes messages as a batch body (what producers send).
+pub fn encode_batch<'a>(items: impl IntoIterator<Item = BatchItem<'a>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        let total = 4 + 4 + 4 + 4 + 4 + item.body.len() + 2 + item.properties.len();
+        out.extend_from_slice(&(total as i32).to_be_bytes());
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&item.flag.to_be_bytes());
+        out.extend_from_slice(&(item.body.len() as i32).to_be_bytes());
+        out.extend_from_slice(item.body);
+        out.extend_from_slice(&(item.properties.len() as i16).to_be_bytes());
+        out.extend_from_slice(item.properties.as_bytes());
+    }
+    out
+}
+
 /// The offset message id: store host ip, port, commit-log offset, as uppercase hex.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
     let mut bytes = Vec::with_capacity(28);
@@ -444,6 +514,31 @@ mod tests {
         // "é" is one UTF-16 unit (0xE9); "😀" is two surrogates (0xD83D, 0xDE00).
         assert_eq!(java_hash("é"), 0xE9);
         assert_eq!(java_hash("😀"), 0xD83D * 31 + 0xDE00);
+    }
+
+    #[test]
+    fn batches_round_trip_and_truncations_fail() {
+        let items = vec![
+            BatchItem {
+                flag: 1,
+                body: b"one",
+                properties: "KEYS\u{1}a\u{2}",
+            },
+            BatchItem {
+                flag: 2,
+                body: b"",
+                properties: "",
+            },
+        ];
+        let encoded = encode_batch(items.clone());
+        assert_eq!(decode_batch(&encoded).unwrap(), items);
+        let first_len = encode_batch(items[..1].to_vec()).len();
+        for cut in 1..encoded.len() {
+            match decode_batch(&encoded[..cut]) {
+                Ok(fewer) => assert!(cut == first_len && fewer == items[..1], "cut at {cut}"),
+                Err(_) => assert_ne!(cut, first_len),
+            }
+        }
     }
 
     #[test]

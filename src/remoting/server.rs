@@ -97,7 +97,15 @@ pub async fn start<S: Service>(
     service: Rc<S>,
     config: ServerConfig,
 ) -> std::io::Result<ServerHandle> {
-    let listener = TcpListener::bind(addr).await?;
+    serve(TcpListener::bind(addr).await?, service, config)
+}
+
+/// Serves `service` on an already bound listener.
+pub fn serve<S: Service>(
+    listener: TcpListener,
+    service: Rc<S>,
+    config: ServerConfig,
+) -> std::io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
     let accept = tokio::task::spawn_local(accept_loop(listener, service, config));
     Ok(ServerHandle { local_addr, accept })

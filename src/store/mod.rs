@@ -177,8 +177,11 @@ pub struct Store {
     /// Next queue offset of each queue whose writer is not checked out (`None` while it is).
     queue_offsets: Mutex<HashMap<QueueKey, Option<u64>>>,
     disk_full: AtomicBool,
+    /// Set by `shutdown`: appends are refused from then on.
+    closed: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    _lock: std::fs::File,
+    /// flock on `root/lock` against a second process.
+    lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -361,6 +364,9 @@ impl Store {
 
     /// Why writes are refused right now, if they are.
     fn refuse_writes(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         if let Some(error) = self.flush_state.poisoned() {
             return Err(StoreError::Poisoned(error));
         }
@@ -401,6 +407,7 @@ impl Store {
     /// Flushes everything, writes the checkpoint, stops the background threads and removes
     /// the abort marker (the next open is a clean one).
     pub fn shutdown(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
         self.dispatch()?;
         self.flush_state.stop();
         let threads: Vec<_> = self
@@ -415,10 +422,13 @@ impl Store {
         self.commit_log.flush()?;
         self.write_checkpoint()?;
         match std::fs::remove_file(self.config.root.join("abort")) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
+        // Others may still hold the (closed) store: let the next process in now.
+        self.lock.unlock()?;
+        Ok(())
     }
 
     /// Runs retention once (the retention thread calls this every 10 s).

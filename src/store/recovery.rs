@@ -101,8 +101,9 @@ impl Store {
             dispatcher: Mutex::new(dispatcher),
             queue_offsets: Mutex::new(HashMap::new()),
             disk_full: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
-            _lock: lock,
+            lock,
             config,
         });
         store.dispatch()?;

@@ -1,5 +1,6 @@
 //! Black-box tests, one behaviour per module, linked into one binary.
 
+mod broker;
 mod codec;
 mod malformed;
 mod namesrv_actors;

@@ -1,0 +1,169 @@
+//! ClientManager: the producers and consumers connected to this broker.
+//!
+//! **Owns** a [`ClientTable`] (clients, consumer groups, members, subscriptions) and the
+//! connection handle of each client.
+//!
+//! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`] and [`ConsumerIds`]
+//! from the broker service; its own 10 s tick for expiry (120 s without heartbeat).
+//!
+//! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
+//! whose membership changed; [`EnsureRetryTopic`] to [`TopicConfigs`] for new groups; and
+//! publishes the groups' subscriptions as a snapshot ([`SubscriptionView`]) that the pull
+//! path reads without a hop.
+//!
+//! **Lifecycle**: supervised; a restart forgets clients, which re-register with their next
+//! heartbeat (30 s). Mailbox: 65536.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::topic_config::{EnsureRetryTopic, TopicConfigs};
+use crate::broker::clients::{ClientEffect, ClientTable};
+use crate::protocol::body::client::{HeartbeatData, SubscriptionData};
+use crate::protocol::header::broker::ConsumerGroupRequest;
+use crate::protocol::{LanguageCode, RemotingCommand, RequestCode};
+use crate::remoting::{ConnId, Connection};
+
+/// Subscriptions by (group, topic).
+pub type Subscriptions = HashMap<(String, String), SubscriptionData>;
+pub type SubscriptionView = watch::Receiver<Arc<Subscriptions>>;
+
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct ClientManager {
+    table: ClientTable,
+    conns: HashMap<ConnId, Connection>,
+    topics: Addr<TopicConfigs>,
+    publish: watch::Sender<Arc<Subscriptions>>,
+}
+
+impl ClientManager {
+    pub fn new(topics: Addr<TopicConfigs>) -> (Self, SubscriptionView) {
+        let (publish, view) = watch::channel(Arc::new(Subscriptions::new()));
+        (
+            Self {
+                table: ClientTable::default(),
+                conns: HashMap::new(),
+                topics,
+                publish,
+            },
+            view,
+        )
+    }
+
+    fn apply(&mut self, effects: Vec<ClientEffect>) {
+        for effect in effects {
+            match effect {
+                ClientEffect::NotifyIdsChanged { group, members } => {
+                    for member in members {
+                        let conn = self.table.conn_of(&member).and_then(|c| self.conns.get(&c));
+                        if let Some(conn) = conn {
+                            conn.try_send(notify_ids_changed(&group));
+                        }
+                    }
+                }
+                ClientEffect::EnsureRetryTopic(group) => {
+                    self.topics.do_send(EnsureRetryTopic(group))
+                }
+                ClientEffect::SubscriptionsChanged => {
+                    self.publish
+                        .send_replace(Arc::new(self.table.subscriptions()));
+                }
+            }
+        }
+    }
+}
+
+/// NOTIFY_CONSUMER_IDS_CHANGED, oneway, with a fresh opaque.
+fn notify_ids_changed(group: &str) -> RemotingCommand {
+    static OPAQUE: AtomicI32 = AtomicI32::new(1 << 30);
+    let mut cmd = RemotingCommand::request(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED)
+        .with_header(&ConsumerGroupRequest {
+            consumer_group: group.to_owned(),
+        })
+        .with_opaque(OPAQUE.fetch_add(1, Ordering::Relaxed))
+        .oneway();
+    cmd.language = LanguageCode::JAVA;
+    cmd
+}
+
+impl Actor for ClientManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(65536);
+        ctx.run_interval(Duration::from_secs(10), |manager, _| {
+            let effects = manager.table.expire(Instant::now(), CLIENT_TIMEOUT);
+            manager.apply(effects);
+        });
+    }
+}
+
+impl Supervised for ClientManager {}
+
+/// HEART_BEAT from a connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Heartbeat {
+    pub conn: Connection,
+    pub data: HeartbeatData,
+}
+
+impl Handler<Heartbeat> for ClientManager {
+    type Result = ();
+    fn handle(&mut self, msg: Heartbeat, _: &mut Context<Self>) {
+        self.conns.insert(msg.conn.id, msg.conn.clone());
+        let effects = self.table.heartbeat(msg.conn.id, msg.data, Instant::now());
+        self.apply(effects);
+    }
+}
+
+/// UNREGISTER_CLIENT.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unregister {
+    pub client_id: String,
+    pub consumer_group: Option<String>,
+}
+
+impl Handler<Unregister> for ClientManager {
+    type Result = ();
+    fn handle(&mut self, msg: Unregister, _: &mut Context<Self>) {
+        let effects = self
+            .table
+            .unregister(&msg.client_id, msg.consumer_group.as_deref());
+        self.apply(effects);
+    }
+}
+
+/// A connection closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnectionClosed(pub ConnId);
+
+impl Handler<ConnectionClosed> for ClientManager {
+    type Result = ();
+    fn handle(&mut self, msg: ConnectionClosed, _: &mut Context<Self>) {
+        self.conns.remove(&msg.0);
+        let effects = self.table.disconnected(msg.0);
+        self.apply(effects);
+    }
+}
+
+/// GET_CONSUMER_LIST_BY_GROUP.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct ConsumerIds(pub String);
+
+impl Handler<ConsumerIds> for ClientManager {
+    type Result = MessageResult<ConsumerIds>;
+    fn handle(&mut self, msg: ConsumerIds, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.table.consumer_ids(&msg.0))
+    }
+}

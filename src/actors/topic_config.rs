@@ -1,0 +1,311 @@
+//! TopicConfigs: the broker's topics (`topics.json`).
+//!
+//! **Owns** the topic table and its data version; writes `config/topics.json` after every
+//! change (atomically, on a blocking thread, newest content wins).
+//!
+//! **Handles** [`Upsert`], [`Delete`] (admin requests via the broker service),
+//! [`AutoCreate`] (a send to an unknown topic), [`EnsureRetryTopic`] (the client manager, on
+//! a consumer heartbeat).
+//!
+//! **Sends** nothing; it *publishes* every new table as an immutable snapshot on a `watch`
+//! channel ([`TopicView`]): the send and pull paths read topic configs from it without a
+//! message hop, and the registrar re-registers when it changes.
+//!
+//! **Lifecycle**: supervised; (re)starts by loading the file, then adds the system topics.
+//! Mailbox: 1024.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::sync::watch;
+
+use crate::protocol::body::register::{perm, TopicConfig};
+use crate::protocol::body::{DataVersion, TopicConfigWrapper};
+use crate::protocol::ResponseCode;
+use crate::store::config as config_files;
+
+/// The auto-create template topic.
+pub const TBW102: &str = "TBW102";
+pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
+pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+pub const TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+pub const RETRY_PREFIX: &str = "%RETRY%";
+pub const DLQ_PREFIX: &str = "%DLQ%";
+
+/// Topics producers may not send to.
+pub fn is_system_topic(topic: &str) -> bool {
+    matches!(
+        topic,
+        SCHEDULE_TOPIC
+            | TRANS_HALF_TOPIC
+            | TRANS_OP_HALF_TOPIC
+            | TRANS_CHECK_MAX_TIME_TOPIC
+            | SELF_TEST_TOPIC
+            | OFFSET_MOVED_EVENT
+    )
+}
+
+/// Why a topic name is refused, if it is (`^[%|a-zA-Z0-9_-]+$`, at most 127 bytes).
+pub fn invalid_topic_name(topic: &str) -> Option<String> {
+    if topic.is_empty() {
+        return Some("The specified topic is blank.".into());
+    }
+    if topic.len() > 127 {
+        return Some(format!(
+            "The specified topic is longer than topic max length 127: {topic}"
+        ));
+    }
+    if !topic
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
+    {
+        return Some(format!(
+            "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+        ));
+    }
+    None
+}
+
+/// A snapshot of the topic table.
+#[derive(Debug, Clone, Default)]
+pub struct Topics {
+    pub data_version: DataVersion,
+    pub table: BTreeMap<String, TopicConfig>,
+}
+
+/// Cheap handle to the latest snapshot.
+pub type TopicView = watch::Receiver<Arc<Topics>>;
+
+/// Broker settings the topic table depends on.
+#[derive(Debug, Clone)]
+pub struct TopicSettings {
+    pub file: PathBuf,
+    pub cluster_name: String,
+    pub broker_name: String,
+    pub auto_create_topic_enable: bool,
+    /// Queues of TBW102 and so the most an auto-created topic gets (`defaultTopicQueueNums`).
+    pub default_topic_queue_nums: i32,
+}
+
+pub struct TopicConfigs {
+    settings: TopicSettings,
+    topics: Topics,
+    publish: watch::Sender<Arc<Topics>>,
+    persist: Option<watch::Sender<Vec<u8>>>,
+}
+
+impl TopicConfigs {
+    /// The actor and the view of its snapshots.
+    pub fn new(settings: TopicSettings) -> (Self, TopicView) {
+        let (publish, view) = watch::channel(Arc::new(Topics::default()));
+        let actor = Self {
+            settings,
+            topics: Topics::default(),
+            publish,
+            persist: None,
+        };
+        (actor, view)
+    }
+
+    fn load(&mut self) {
+        self.topics = match config_files::load::<TopicConfigWrapper>(&self.settings.file) {
+            Ok(Some(wrapper)) => Topics {
+                data_version: wrapper.data_version,
+                table: wrapper.topic_config_table,
+            },
+            Ok(None) => Topics::default(),
+            Err(e) => {
+                tracing::error!(error = %e, "topics.json unreadable: starting from the system topics only");
+                Topics::default()
+            }
+        };
+        let s = self.settings.clone();
+        let mut system = vec![
+            TopicConfig::new(SELF_TEST_TOPIC, 1),
+            TopicConfig::new(OFFSET_MOVED_EVENT, 1),
+            TopicConfig::new(SCHEDULE_TOPIC, 18),
+            TopicConfig::new(TRANS_HALF_TOPIC, 1),
+            TopicConfig::new(TRANS_OP_HALF_TOPIC, 1),
+        ];
+        let mut cluster = TopicConfig::new(s.cluster_name.clone(), 16);
+        cluster.perm = perm::INHERIT;
+        let mut broker = TopicConfig::new(s.broker_name.clone(), 1);
+        broker.perm = perm::INHERIT | perm::READ | perm::WRITE;
+        system.push(cluster);
+        system.push(broker);
+        if s.auto_create_topic_enable {
+            let mut template = TopicConfig::new(TBW102, s.default_topic_queue_nums);
+            template.perm = perm::INHERIT | perm::READ | perm::WRITE;
+            system.push(template);
+        }
+        for config in system {
+            self.topics
+                .table
+                .entry(config.topic_name.clone())
+                .or_insert(config);
+        }
+        self.changed();
+    }
+
+    fn changed(&mut self) {
+        self.topics.data_version.counter += 1;
+        self.topics.data_version.timestamp = crate::util::now_ms();
+        self.publish.send_replace(Arc::new(self.topics.clone()));
+        if let Some(persist) = &self.persist {
+            let wrapper = TopicConfigWrapper {
+                data_version: self.topics.data_version.clone(),
+                topic_config_table: self.topics.table.clone(),
+            };
+            persist.send_replace(pretty_json(&wrapper));
+        }
+    }
+
+    fn upsert(&mut self, config: TopicConfig) {
+        if self.topics.table.get(&config.topic_name) != Some(&config) {
+            self.topics.table.insert(config.topic_name.clone(), config);
+            self.changed();
+        }
+    }
+}
+
+fn pretty_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+    );
+    let _ = value.serialize(&mut ser);
+    out
+}
+
+/// Writes the newest content of `latest` to `path`, atomically, off the actor thread.
+pub(crate) async fn write_loop(path: PathBuf, mut latest: watch::Receiver<Vec<u8>>) {
+    while latest.changed().await.is_ok() {
+        let content = latest.borrow_and_update().clone();
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            crate::store::config_file::write_atomic(&target, &content)
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!(path = %path.display(), "cannot persist config file");
+        }
+    }
+}
+
+impl Actor for TopicConfigs {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        let (tx, rx) = watch::channel(Vec::new());
+        actix::spawn(write_loop(self.settings.file.clone(), rx));
+        self.persist = Some(tx);
+        self.load();
+    }
+}
+
+impl Supervised for TopicConfigs {}
+
+/// Create or replace a topic (UPDATE_AND_CREATE_TOPIC).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Upsert(pub TopicConfig);
+
+impl Handler<Upsert> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: Upsert, _: &mut Context<Self>) {
+        self.upsert(msg.0);
+    }
+}
+
+/// DELETE_TOPIC_IN_BROKER.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delete(pub String);
+
+impl Handler<Delete> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: Delete, _: &mut Context<Self>) {
+        if self.topics.table.remove(&msg.0).is_some() {
+            self.changed();
+        }
+    }
+}
+
+/// A send to an unknown topic: create it from its default (template) topic, as RocketMQ's
+/// `createTopicInSendMessageMethod` does.
+#[derive(Message)]
+#[rtype(result = "Result<TopicConfig, (ResponseCode, String)>")]
+pub struct AutoCreate {
+    pub topic: String,
+    pub default_topic: String,
+    pub queue_nums: i32,
+    pub topic_sys_flag: i32,
+}
+
+impl Handler<AutoCreate> for TopicConfigs {
+    type Result = Result<TopicConfig, (ResponseCode, String)>;
+    fn handle(&mut self, msg: AutoCreate, _: &mut Context<Self>) -> Self::Result {
+        if let Some(existing) = self.topics.table.get(&msg.topic) {
+            return Ok(existing.clone());
+        }
+        let template = self
+            .topics
+            .table
+            .get(&msg.default_topic)
+            .filter(|t| t.perm & perm::INHERIT != 0)
+            .cloned();
+        let Some(template) = template else {
+            return Err((
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!(
+                    "topic[{}] not exist, apply first please! See https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.",
+                    msg.topic
+                ),
+            ));
+        };
+        let queues = msg.queue_nums.min(template.write_queue_nums).max(1);
+        let mut config = TopicConfig::new(msg.topic, queues);
+        config.perm = template.perm & !perm::INHERIT;
+        config.topic_sys_flag = msg.topic_sys_flag;
+        tracing::info!(topic = %config.topic_name, queues, "auto-created topic");
+        self.upsert(config.clone());
+        Ok(config)
+    }
+}
+
+/// Makes sure `%RETRY%<group>` exists (one queue, read + write).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EnsureRetryTopic(pub String);
+
+impl Handler<EnsureRetryTopic> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: EnsureRetryTopic, _: &mut Context<Self>) {
+        let topic = format!("{RETRY_PREFIX}{}", msg.0);
+        if !self.topics.table.contains_key(&topic) {
+            self.upsert(TopicConfig::new(topic, 1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert_eq!(invalid_topic_name("TopicTest_1-%RETRY%|x"), None);
+        assert!(invalid_topic_name("").is_some());
+        assert!(invalid_topic_name("a b").is_some());
+        assert!(invalid_topic_name(&"t".repeat(128)).is_some());
+        assert!(is_system_topic(SCHEDULE_TOPIC));
+        assert!(!is_system_topic("TopicTest"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Producer and consumer clients of a broker, as plain data: who is connected, which
+//! consumer groups they belong to and what those groups subscribe to. Decisions come back
+//! as [`ClientEffect`]s for the [`crate::actors::client_manager::ClientManager`] to deliver.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::protocol::body::client::{ConsumerData, HeartbeatData, SubscriptionData};
+use crate::remoting::ConnId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEffect {
+    /// A group's membership changed: tell these members (client ids) to rebalance.
+    NotifyIdsChanged { group: String, members: Vec<String> },
+    /// A consumer group needs its `%RETRY%` topic.
+    EnsureRetryTopic(String),
+    /// Some group's subscriptions changed.
+    SubscriptionsChanged,
+}
+
+#[derive(Debug)]
+struct Client {
+    conn: ConnId,
+    last_seen: Instant,
+    consumer_groups: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    members: BTreeMap<String, ConsumerData>,
+    subscriptions: BTreeMap<String, SubscriptionData>,
+}
+
+#[derive(Debug, Default)]
+pub struct ClientTable {
+    clients: HashMap<String, Client>,
+    groups: BTreeMap<String, Group>,
+}
+
+impl ClientTable {
+    /// A HEART_BEAT from `conn`.
+    pub fn heartbeat(
+        &mut self,
+        conn: ConnId,
+        data: HeartbeatData,
+        now: Instant,
+    ) -> Vec<ClientEffect> {
+        let mut effects = Vec::new();
+        let client = self
+            .clients
+            .entry(data.client_id.clone())
+            .or_insert(Client {
+                conn,
+                last_seen: now,
+                consumer_groups: BTreeSet::new(),
+            });
+        client.conn = conn;
+        client.last_seen = now;
+        let mut subscriptions_changed = false;
+        for consumer in data.consumer_data_set {
+            let name = consumer.group_name.clone();
+            client.consumer_groups.insert(name.clone());
+            let group = self.groups.entry(name.clone()).or_default();
+            let joined = !group.members.contains_key(&data.client_id);
+            if !data.without_sub {
+                for sub in &consumer.subscription_data_set {
+                    let newer = group
+                        .subscriptions
+                        .get(&sub.topic)
+                        .is_none_or(|old| old != sub && old.sub_version <= sub.sub_version);
+                    if newer {
+                        group.subscriptions.insert(sub.topic.clone(), sub.clone());
+                        subscriptions_changed = true;
+                    }
+                }
+            }
+            group.members.insert(data.client_id.clone(), consumer);
+            if joined {
+                effects.push(ClientEffect::EnsureRetryTopic(name.clone()));
+                effects.push(ClientEffect::NotifyIdsChanged {
+                    members: group.members.keys().cloned().collect(),
+                    group: name,
+                });
+            }
+        }
+        if subscriptions_changed {
+            effects.push(ClientEffect::SubscriptionsChanged);
+        }
+        effects
+    }
+
+    /// UNREGISTER_CLIENT (or a departure): removes the client from `only_group`, or from
+    /// every group when `None`.
+    pub fn unregister(&mut self, client_id: &str, only_group: Option<&str>) -> Vec<ClientEffect> {
+        let Some(client) = self.clients.get_mut(client_id) else {
+            return Vec::new();
+        };
+        let groups: Vec<String> = match only_group {
+            Some(group) => client.consumer_groups.take(group).into_iter().collect(),
+            None => std::mem::take(&mut client.consumer_groups)
+                .into_iter()
+                .collect(),
+        };
+        if only_group.is_none() {
+            self.clients.remove(client_id);
+        }
+        let mut effects = Vec::new();
+        for name in groups {
+            let Some(group) = self.groups.get_mut(&name) else {
+                continue;
+            };
+            if group.members.remove(client_id).is_some() {
+                if group.members.is_empty() {
+                    self.groups.remove(&name);
+                    effects.push(ClientEffect::SubscriptionsChanged);
+                } else {
+                    effects.push(ClientEffect::NotifyIdsChanged {
+                        members: group.members.keys().cloned().collect(),
+                        group: name,
+                    });
+                }
+            }
+        }
+        effects
+    }
+
+    /// A connection closed: its clients are gone.
+    pub fn disconnected(&mut self, conn: ConnId) -> Vec<ClientEffect> {
+        let gone: Vec<String> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.conn == conn)
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.iter()
+            .flat_map(|id| self.unregister(id, None))
+            .collect()
+    }
+
+    /// Drops clients silent for longer than `timeout`.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<ClientEffect> {
+        let gone: Vec<String> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| now.saturating_duration_since(c.last_seen) > timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.iter()
+            .flat_map(|id| self.unregister(id, None))
+            .collect()
+    }
+
+    /// Client ids of a consumer group, sorted.
+    pub fn consumer_ids(&self, group: &str) -> Vec<String> {
+        self.groups
+            .get(group)
+            .map(|g| g.members.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The connection of a client.
+    pub fn conn_of(&self, client_id: &str) -> Option<ConnId> {
+        self.clients.get(client_id).map(|c| c.conn)
+    }
+
+    /// Every group's subscriptions, keyed by (group, topic).
+    pub fn subscriptions(&self) -> HashMap<(String, String), SubscriptionData> {
+        self.groups
+            .iter()
+            .flat_map(|(group, g)| {
+                g.subscriptions
+                    .iter()
+                    .map(move |(topic, sub)| ((group.clone(), topic.clone()), sub.clone()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heartbeat(client: &str, group: &str, topic: &str, version: i64) -> HeartbeatData {
+        HeartbeatData {
+            client_id: client.into(),
+            consumer_data_set: vec![ConsumerData {
+                group_name: group.into(),
+                consume_type: "CONSUME_PASSIVELY".into(),
+                message_model: "CLUSTERING".into(),
+                subscription_data_set: vec![SubscriptionData {
+                    topic: topic.into(),
+                    sub_string: "*".into(),
+                    sub_version: version,
+                    ..SubscriptionData::default()
+                }],
+                ..ConsumerData::default()
+            }],
+            ..HeartbeatData::default()
+        }
+    }
+
+    #[test]
+    fn membership_changes_notify_members_and_heartbeats_do_not() {
+        let now = Instant::now();
+        let mut table = ClientTable::default();
+        let first = table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now);
+        assert!(first.contains(&ClientEffect::EnsureRetryTopic("g".into())));
+        assert!(first.contains(&ClientEffect::SubscriptionsChanged));
+        assert!(table
+            .heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now)
+            .is_empty());
+        let second = table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 1), now);
+        assert!(second.contains(&ClientEffect::NotifyIdsChanged {
+            group: "g".into(),
+            members: vec!["c1".into(), "c2".into()]
+        }));
+        assert_eq!(table.consumer_ids("g"), vec!["c1", "c2"]);
+        let closed = table.disconnected(ConnId(1));
+        assert_eq!(
+            closed,
+            vec![ClientEffect::NotifyIdsChanged {
+                group: "g".into(),
+                members: vec!["c2".into()]
+            }]
+        );
+        let expired = table.expire(now + Duration::from_secs(121), Duration::from_secs(120));
+        assert_eq!(expired, vec![ClientEffect::SubscriptionsChanged]);
+        assert!(table.consumer_ids("g").is_empty());
+    }
+}

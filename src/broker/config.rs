@@ -1,0 +1,255 @@
+//! Broker settings, read from RocketMQ's `broker.conf` (Java properties: `key=value`,
+//! `#` comments). Unknown keys and invalid values are refused with a message naming them;
+//! a few Java tuning keys that have no meaning here are accepted and ignored with a warning.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::store::{FlushMode, StoreConfig};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}:{line}: unknown key `{key}`")]
+    UnknownKey {
+        file: String,
+        line: usize,
+        key: String,
+    },
+    #[error("{file}:{line}: invalid value {value:?} for `{key}`: {why}")]
+    BadValue {
+        file: String,
+        line: usize,
+        key: String,
+        value: String,
+        why: String,
+    },
+    #[error("{file}:{line}: expected `key=value`")]
+    BadLine { file: String, line: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+/// Settings of one broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    /// Where to listen (`listenPort`, on `brokerIP1` or loopback).
+    pub listen: SocketAddr,
+    /// The IP advertised to name servers and in message ids (`brokerIP1`); default: the
+    /// listen address's IP.
+    pub broker_ip: Option<IpAddr>,
+    pub namesrv_addrs: Vec<SocketAddr>,
+    pub role: BrokerRole,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub enable_property_filter: bool,
+    pub default_topic_queue_nums: i32,
+    pub region_id: String,
+    pub store: StoreConfig,
+}
+
+impl BrokerConfig {
+    /// RocketMQ's defaults, storing under `store_root`.
+    pub fn new(store_root: impl Into<PathBuf>) -> Self {
+        Self {
+            cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            broker_id: 0,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 10911)),
+            broker_ip: None,
+            namesrv_addrs: Vec::new(),
+            role: BrokerRole::AsyncMaster,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            enable_property_filter: false,
+            default_topic_queue_nums: 8,
+            region_id: "DefaultRegion".into(),
+            store: StoreConfig::new(store_root),
+        }
+    }
+
+    /// Applies the lines of a `broker.conf`.
+    pub fn apply_conf(&mut self, file: &str, text: &str) -> Result<(), ConfigError> {
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
+                continue;
+            }
+            let Some((key, value)) = trimmed.split_once(['=', ':']) else {
+                return Err(ConfigError::BadLine {
+                    file: file.into(),
+                    line,
+                });
+            };
+            let (key, value) = (key.trim(), value.trim());
+            self.apply(key, value).map_err(|why| match why {
+                None => ConfigError::UnknownKey {
+                    file: file.into(),
+                    line,
+                    key: key.into(),
+                },
+                Some(why) => ConfigError::BadValue {
+                    file: file.into(),
+                    line,
+                    key: key.into(),
+                    value: value.into(),
+                    why,
+                },
+            })?;
+        }
+        Ok(())
+    }
+
+    /// One key; `Err(None)` for an unknown key, `Err(Some(why))` for a bad value.
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), Option<String>> {
+        fn parse<T: std::str::FromStr>(value: &str) -> Result<T, Option<String>> {
+            value
+                .parse()
+                .map_err(|_| Some("not a valid number or flag".into()))
+        }
+        fn ratio(value: &str) -> Result<f64, Option<String>> {
+            let percent: u32 = parse(value)?;
+            if (10..=95).contains(&percent) {
+                Ok(f64::from(percent) / 100.0)
+            } else {
+                Err(Some("must be between 10 and 95".into()))
+            }
+        }
+        match key {
+            "brokerClusterName" => self.cluster_name = value.into(),
+            "brokerName" => self.broker_name = value.into(),
+            "brokerId" => self.broker_id = parse(value)?,
+            "listenPort" => self.listen.set_port(parse(value)?),
+            "brokerIP1" => self.broker_ip = Some(parse(value)?),
+            "namesrvAddr" => {
+                self.namesrv_addrs = value
+                    .split(';')
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| {
+                        a.trim()
+                            .parse()
+                            .map_err(|_| Some(format!("`{a}` is not ip:port")))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "storePathRootDir" => self.store.root = PathBuf::from(value),
+            "flushDiskType" => {
+                self.store.flush.mode = match value {
+                    "ASYNC_FLUSH" => FlushMode::Async,
+                    "SYNC_FLUSH" => FlushMode::Sync,
+                    _ => return Err(Some("expected ASYNC_FLUSH or SYNC_FLUSH".into())),
+                }
+            }
+            "brokerRole" => {
+                self.role = match value {
+                    "ASYNC_MASTER" => BrokerRole::AsyncMaster,
+                    "SYNC_MASTER" => BrokerRole::SyncMaster,
+                    "SLAVE" => BrokerRole::Slave,
+                    _ => return Err(Some("expected ASYNC_MASTER, SYNC_MASTER or SLAVE".into())),
+                }
+            }
+            "deleteWhen" => {
+                self.store.retention.delete_when = value
+                    .split(';')
+                    .map(|h| h.trim().parse::<u8>().ok().filter(|h| *h < 24))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| Some("expected hours of the day like 04 or 04;16".to_string()))?
+            }
+            "fileReservedTime" => self.store.retention.file_reserved_hours = parse(value)?,
+            "diskMaxUsedSpaceRatio" => self.store.retention.disk_max_used_ratio = ratio(value)?,
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = parse(value)?,
+            "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse(value)?,
+            "enablePropertyFilter" => self.enable_property_filter = parse(value)?,
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(value)?,
+            "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
+                self.store.commit_log_file_size = parse(value)?
+            }
+            "mapedFileSizeConsumeQueue" | "mappedFileSizeConsumeQueue" => {
+                let bytes: usize = parse(value)?;
+                self.store.cq_units_per_file = (bytes / 20).max(1);
+            }
+            "maxMessageSize" => self.store.max_message_size = parse(value)?,
+            "flushIntervalCommitLog" => {
+                self.store.flush.interval = Duration::from_millis(parse(value)?)
+            }
+            "syncFlushTimeout" => {
+                self.store.flush.sync_timeout = Duration::from_millis(parse(value)?)
+            }
+            "messageIndexEnable" => self.store.index_enable = parse(value)?,
+            "warmMapedFileEnable" => self.store.warm.touch = parse(value)?,
+            "regionId" => self.region_id = value.into(),
+            // Java thread-pool and tuning knobs with no counterpart here.
+            "sendMessageThreadPoolNums"
+            | "pullMessageThreadPoolNums"
+            | "useReentrantLockWhenPutMessage"
+            | "waitTimeMillsInSendQueue"
+            | "brokerFastFailureEnable"
+            | "transientStorePoolEnable"
+            | "osPageCacheBusyTimeOutMills"
+            | "serverWorkerThreads"
+            | "serverSelectorThreads"
+            | "clientWorkerThreads"
+            | "haListenPort"
+            | "brokerIP2" => {
+                tracing::warn!(key, "broker.conf key accepted but has no effect in Apogee");
+            }
+            _ => return Err(None),
+        }
+        Ok(())
+    }
+
+    /// The address advertised to name servers and put in message ids.
+    pub fn advertised(&self, actual: SocketAddr) -> SocketAddr {
+        SocketAddr::new(self.broker_ip.unwrap_or(actual.ip()), actual.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_rocketmq_broker_conf() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        let conf = "# sample\nbrokerClusterName = C1\nbrokerName=broker-b\nbrokerId=0\ndeleteWhen=04\nfileReservedTime=48\nbrokerRole=ASYNC_MASTER\nflushDiskType=SYNC_FLUSH\nlistenPort=10921\nnamesrvAddr=127.0.0.1:9876;127.0.0.1:9877\nstorePathRootDir=/data/store\nautoCreateTopicEnable=false\nenablePropertyFilter=true\n";
+        config.apply_conf("broker.conf", conf).unwrap();
+        assert_eq!(config.cluster_name, "C1");
+        assert_eq!(config.listen.port(), 10921);
+        assert_eq!(config.namesrv_addrs.len(), 2);
+        assert_eq!(config.store.flush.mode, FlushMode::Sync);
+        assert_eq!(config.store.retention.file_reserved_hours, 48);
+        assert!(!config.auto_create_topic_enable);
+        assert!(config.enable_property_filter);
+        assert_eq!(config.store.root, PathBuf::from("/data/store"));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        assert_eq!(
+            config.apply_conf("b.conf", "brokerNme=x"),
+            Err(ConfigError::UnknownKey {
+                file: "b.conf".into(),
+                line: 1,
+                key: "brokerNme".into()
+            })
+        );
+        let bad = config
+            .apply_conf("b.conf", "\nflushDiskType=SOMETIMES")
+            .unwrap_err();
+        assert_eq!(bad.to_string(), "b.conf:2: invalid value \"SOMETIMES\" for `flushDiskType`: expected ASYNC_FLUSH or SYNC_FLUSH");
+        assert!(config.apply_conf("b.conf", "listenPort=99999").is_err());
+        assert!(config.apply_conf("b.conf", "just words").is_err());
+    }
+}

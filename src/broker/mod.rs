@@ -1,0 +1,160 @@
+//! The broker: wiring of the store, the actors and the request service.
+//!
+//! [`start`] opens the store (recovering it), starts the actors — topic configs, consumer
+//! offsets, client manager, long-poll service on this arbiter; queue writers on a store
+//! arbiter; the reput dispatcher on its own — serves [`service::BrokerService`] on the
+//! listen address, and registers with the name servers. See docs/ARCHITECTURE.md.
+
+pub mod clients;
+pub mod config;
+pub mod hold;
+pub mod pull;
+pub mod service;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Arbiter, Supervisor};
+use thiserror::Error;
+
+pub use config::{BrokerConfig, ConfigError};
+
+use crate::actors::client_manager::ClientManager;
+use crate::actors::consumer_offsets::{self, ConsumerOffsets};
+use crate::actors::long_poll::LongPoll;
+use crate::actors::registrar::{self, Identity, Registrar};
+use crate::actors::reput::Reput;
+use crate::actors::topic_config::{TopicConfigs, TopicSettings};
+use crate::remoting::server::{self, ServerConfig, ServerHandle};
+use crate::store::{self, Store, StoreError};
+use service::{BrokerService, Parts};
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A running broker.
+pub struct Broker {
+    pub service: BrokerService,
+    pub server: ServerHandle,
+    /// The address clients use (advertised to name servers, in message ids).
+    pub advertised: SocketAddr,
+    pub store: Arc<Store>,
+    pub recovery: store::RecoveryReport,
+    registrar: Addr<Registrar>,
+    offsets: Addr<ConsumerOffsets>,
+    arbiters: Vec<Arbiter>,
+}
+
+impl Broker {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr
+    }
+
+    /// Unregisters, persists offsets, stops serving and closes the store cleanly.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        self.registrar.do_send(registrar::Unregister);
+        let _ = self.offsets.send(consumer_offsets::Persist).await;
+        self.server.stop();
+        // Give the unregistration a moment to leave.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        let store = Arc::clone(&self.store);
+        actix_rt::task::spawn_blocking(move || store.shutdown())
+            .await
+            .map_err(StoreError::internal)?
+    }
+}
+
+/// Starts a broker on the current arbiter.
+pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| BrokerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let actual = listener
+        .local_addr()
+        .map_err(|source| BrokerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let advertised = config.advertised(actual);
+    let store_config = config.store.clone();
+    let (store, recovery) = actix_rt::task::spawn_blocking(move || Store::open(store_config))
+        .await
+        .map_err(StoreError::internal)??;
+    let config_dir = config.store.config_dir();
+    let (topic_actor, topics) = TopicConfigs::new(TopicSettings {
+        file: config_dir.join(store::config::TOPICS),
+        cluster_name: config.cluster_name.clone(),
+        broker_name: config.broker_name.clone(),
+        auto_create_topic_enable: config.auto_create_topic_enable,
+        default_topic_queue_nums: config.default_topic_queue_nums,
+    });
+    let topic_actor = Supervisor::start(move |_| topic_actor);
+    let offsets_file = config_dir.join(store::config::CONSUMER_OFFSETS);
+    let offsets = Supervisor::start(move |_| ConsumerOffsets::new(offsets_file));
+    let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
+    let clients = Supervisor::start(move |_| clients_actor);
+    let long_poll = LongPoll::new(Arc::clone(&store)).start();
+    let reput_arbiter = Arbiter::new();
+    let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());
+    let reput = Supervisor::start_in_arbiter(&reput_arbiter.handle(), move |_| {
+        Reput::new(reput_store, reput_poll)
+    });
+    let store_arbiter = Arbiter::new();
+    let registrar = Registrar::new(
+        Identity {
+            cluster_name: config.cluster_name.clone(),
+            broker_name: config.broker_name.clone(),
+            broker_id: config.broker_id,
+            broker_addr: advertised.to_string(),
+            ha_server_addr: SocketAddr::new(advertised.ip(), advertised.port().wrapping_add(1))
+                .to_string(),
+        },
+        config.namesrv_addrs.clone(),
+        topics.clone(),
+    )
+    .start();
+    let service = BrokerService::new(Parts {
+        config: Arc::new(config),
+        store: Arc::clone(&store),
+        store_host: advertised,
+        topics,
+        topic_actor,
+        subscriptions,
+        clients,
+        offsets: offsets.clone(),
+        long_poll,
+        reput,
+        store_arbiter: store_arbiter.handle(),
+    });
+    let server = server::serve(listener, Rc::new(service.clone()), ServerConfig::default())
+        .map_err(|source| BrokerError::Listen {
+            addr: actual,
+            source,
+        })?;
+    tracing::info!(listen = %actual, advertised = %advertised, "broker started");
+    Ok(Broker {
+        service,
+        server,
+        advertised,
+        store,
+        recovery,
+        registrar,
+        offsets,
+        arbiters: vec![reput_arbiter, store_arbiter],
+    })
+}

@@ -1,0 +1,784 @@
+//! The broker's request service: decodes each request, consults the snapshots (topics,
+//! subscriptions) or asks the actors, and builds the response. Holds no state of its own
+//! but the routing table of queue writers.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Addr, ArbiterHandle, MailboxError, Supervisor};
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::pull::{self, MessageFilter, Pulled, TagFilter};
+use super::BrokerConfig;
+use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
+use crate::actors::consumer_offsets::{self, ConsumerOffsets};
+use crate::actors::long_poll::{Hold, LongPoll, PullTask};
+use crate::actors::queue_writer::{Append, OwnedMessage, QueueWriter};
+use crate::actors::reput::Reput;
+use crate::actors::topic_config::{self, TopicConfigs, TopicView};
+use crate::protocol::body::client::{ConsumerList, HeartbeatData};
+use crate::protocol::body::register::{perm, TopicConfig, TopicFilterType};
+use crate::protocol::body::{KvTable, TopicConfigWrapper};
+use crate::protocol::header::broker::*;
+use crate::protocol::message::{self, offset_msg_id};
+use crate::protocol::{
+    fastjson, properties, HeaderError, RemotingCommand, RequestCode, ResponseCode,
+};
+use crate::remoting::{Connection, LocalFuture, Service};
+use crate::store::{QueueKey, Store, StoreError};
+
+/// Longest a pull may be held, whatever the client asks (its own timeout is 30 s).
+const MAX_SUSPEND: Duration = Duration::from_secs(25);
+
+enum Failure {
+    Header(HeaderError),
+    Mailbox(MailboxError),
+}
+
+impl From<HeaderError> for Failure {
+    fn from(e: HeaderError) -> Self {
+        Failure::Header(e)
+    }
+}
+
+impl From<MailboxError> for Failure {
+    fn from(e: MailboxError) -> Self {
+        Failure::Mailbox(e)
+    }
+}
+
+type Reply = Result<RemotingCommand, Failure>;
+
+fn error(code: ResponseCode, remark: impl Into<String>) -> Reply {
+    Ok(RemotingCommand::error(code, remark))
+}
+
+fn ok() -> RemotingCommand {
+    RemotingCommand::response(ResponseCode::SUCCESS)
+}
+
+fn json<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Everything the service talks to.
+pub struct Parts {
+    pub config: Arc<BrokerConfig>,
+    pub store: Arc<Store>,
+    pub store_host: SocketAddr,
+    pub topics: TopicView,
+    pub topic_actor: Addr<TopicConfigs>,
+    pub subscriptions: SubscriptionView,
+    pub clients: Addr<ClientManager>,
+    pub offsets: Addr<ConsumerOffsets>,
+    pub long_poll: Addr<LongPoll>,
+    pub reput: Addr<Reput>,
+    pub store_arbiter: ArbiterHandle,
+}
+
+/// The broker's [`Service`]: cheap to clone (one `Rc`).
+#[derive(Clone)]
+pub struct BrokerService {
+    parts: Rc<Parts>,
+    writers: Rc<RefCell<HashMap<QueueKey, Addr<QueueWriter>>>>,
+}
+
+impl BrokerService {
+    pub fn new(parts: Parts) -> Self {
+        Self {
+            parts: Rc::new(parts),
+            writers: Rc::new(RefCell::new(HashMap::new())),
+        }
+    }
+
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
+    fn writer(&self, key: &QueueKey) -> Addr<QueueWriter> {
+        if let Some(addr) = self.writers.borrow().get(key).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let p = &self.parts;
+        let (store, reput, k) = (Arc::clone(&p.store), p.reput.clone(), key.clone());
+        let addr = Supervisor::start_in_arbiter(&p.store_arbiter, move |_| {
+            QueueWriter::new(store, k, reput)
+        });
+        self.writers.borrow_mut().insert(key.clone(), addr.clone());
+        addr
+    }
+
+    /// Handles one request (the server fills opaque, flags and version).
+    pub async fn handle(&self, conn: &Connection, req: RemotingCommand) -> RemotingCommand {
+        let result = match req.request_code() {
+            RequestCode::SEND_MESSAGE
+            | RequestCode::SEND_MESSAGE_V2
+            | RequestCode::SEND_BATCH_MESSAGE => self.send(conn, &req).await,
+            RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => self.pull(&req).await,
+            RequestCode::QUERY_CONSUMER_OFFSET => self.query_offset(&req).await,
+            RequestCode::UPDATE_CONSUMER_OFFSET => self.update_offset(&req),
+            RequestCode::HEART_BEAT => self.heartbeat(conn, &req),
+            RequestCode::UNREGISTER_CLIENT => self.unregister_client(&req),
+            RequestCode::GET_CONSUMER_LIST_BY_GROUP => self.consumer_list(&req).await,
+            RequestCode::GET_MAX_OFFSET => self.max_offset(&req),
+            RequestCode::GET_MIN_OFFSET => self.min_offset(&req),
+            RequestCode::GET_EARLIEST_MSG_STORETIME => self.earliest_time(&req),
+            RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => self.search_offset(&req),
+            RequestCode::QUERY_MESSAGE => self.query_message(&req),
+            RequestCode::VIEW_MESSAGE_BY_ID => self.view_message(&req),
+            RequestCode::UPDATE_AND_CREATE_TOPIC => self.create_topic(&req).await,
+            RequestCode::DELETE_TOPIC_IN_BROKER => self.delete_topic(&req).await,
+            RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
+            RequestCode::GET_BROKER_RUNTIME_INFO => self.runtime_info(),
+            RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
+            _ => error(
+                ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                format!(" request type {} not supported", req.code),
+            ),
+        };
+        match result {
+            Ok(response) => response,
+            Err(Failure::Header(e)) => {
+                RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string())
+            }
+            Err(Failure::Mailbox(MailboxError::Timeout)) => RemotingCommand::error(
+                ResponseCode::SYSTEM_BUSY,
+                "[OVERLOAD]system busy, start flow control for a while",
+            ),
+            Err(Failure::Mailbox(MailboxError::Closed)) => RemotingCommand::error(
+                ResponseCode::SYSTEM_ERROR,
+                "a broker component is restarting, retry",
+            ),
+        }
+    }
+
+    fn topic(&self, name: &str) -> Option<TopicConfig> {
+        self.parts.topics.borrow().table.get(name).cloned()
+    }
+
+    async fn send(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
+        let ext = req
+            .ext_fields
+            .as_ref()
+            .ok_or(HeaderError::NoExtFields("topic"))?;
+        let header = SendRequest::from_ext(ext)?;
+        let p = &self.parts;
+        if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
+            return error(ResponseCode::INVALID_PARAMETER, why);
+        }
+        if topic_config::is_system_topic(&header.topic) {
+            return error(
+                ResponseCode::NO_PERMISSION,
+                format!("Sending message to topic[{}] is forbidden.", header.topic),
+            );
+        }
+        if header.properties.len() > message::MAX_PROPERTIES_LEN {
+            return error(
+                ResponseCode::MESSAGE_ILLEGAL,
+                "message properties are longer than 32767 bytes",
+            );
+        }
+        let topic = match self.topic(&header.topic) {
+            Some(topic) => topic,
+            None if p.config.auto_create_topic_enable
+                || header.topic.starts_with(topic_config::RETRY_PREFIX) =>
+            {
+                let created = p
+                    .topic_actor
+                    .send(topic_config::AutoCreate {
+                        topic: header.topic.clone(),
+                        default_topic: header.default_topic.clone(),
+                        queue_nums: header.default_topic_queue_nums,
+                        topic_sys_flag: 0,
+                    })
+                    .await?;
+                match created {
+                    Ok(topic) => topic,
+                    Err((code, remark)) => return error(code, remark),
+                }
+            }
+            None => {
+                return error(
+                    ResponseCode::TOPIC_NOT_EXIST,
+                    format!("topic[{}] not exist, apply first please!", header.topic),
+                )
+            }
+        };
+        if !perm::writeable(topic.perm) {
+            return error(
+                ResponseCode::NO_PERMISSION,
+                format!("the topic[{}] sending message is forbidden", header.topic),
+            );
+        }
+        let valid = topic.write_queue_nums.max(topic.read_queue_nums);
+        if header.queue_id >= valid {
+            return error(
+                ResponseCode::INVALID_PARAMETER,
+                format!(
+                    "request queueId[{}] is illegal, topic {} has {valid} queues",
+                    header.queue_id, header.topic
+                ),
+            );
+        }
+        let queue_id = if header.queue_id < 0 {
+            (rand_u32() % topic.write_queue_nums.max(1) as u32) as i32
+        } else {
+            header.queue_id
+        };
+        let max = p.store.config().max_message_size;
+        let base = OwnedMessage {
+            flag: header.flag,
+            body: Bytes::new(),
+            properties: String::new(),
+            sys_flag: header.sys_flag,
+            born_timestamp: header.born_timestamp,
+            born_host: conn.peer,
+            store_host: self.parts.store_host,
+            reconsume_times: header.reconsume_times,
+            prepared_transaction_offset: 0,
+        };
+        let messages: Vec<OwnedMessage> = if header.batch {
+            let items = match message::decode_batch(&req.body) {
+                Ok(items) if !items.is_empty() => items,
+                Ok(_) => return error(ResponseCode::MESSAGE_ILLEGAL, "empty batch"),
+                Err(e) => {
+                    return error(
+                        ResponseCode::MESSAGE_ILLEGAL,
+                        format!("bad batch body: {e}"),
+                    )
+                }
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                if item.body.len() > max {
+                    return error(
+                        ResponseCode::MESSAGE_ILLEGAL,
+                        format!("the message body size over max value, MAX: {max}"),
+                    );
+                }
+                out.push(OwnedMessage {
+                    flag: item.flag,
+                    body: req.body.slice_ref(item.body),
+                    properties: item.properties.to_owned(),
+                    ..base.clone()
+                });
+            }
+            out
+        } else {
+            if req.body.len() > max {
+                return error(
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    format!("the message body size over max value, MAX: {max}"),
+                );
+            }
+            vec![OwnedMessage {
+                body: req.body.clone(),
+                properties: header.properties.clone(),
+                ..base
+            }]
+        };
+        let transaction_ids: Vec<String> = messages
+            .iter()
+            .filter_map(|m| properties::get(&m.properties, properties::UNIQ_KEY).map(str::to_owned))
+            .collect();
+        let wait_store =
+            properties::get(&header.properties, properties::WAIT_STORE_MSG_OK) != Some("false");
+        let key = QueueKey::new(header.topic.clone(), queue_id);
+        let (reply, appended) = oneshot::channel();
+        match self.writer(&key).try_send(Append { messages, reply }) {
+            Ok(()) => {}
+            Err(actix::dev::SendError::Full(_)) => {
+                return error(
+                    ResponseCode::SYSTEM_BUSY,
+                    "[REJECTREQUEST]system busy, start flow control for a while",
+                )
+            }
+            Err(actix::dev::SendError::Closed(_)) => {
+                self.writers.borrow_mut().remove(&key);
+                return error(ResponseCode::SYSTEM_BUSY, "queue writer restarting, retry");
+            }
+        }
+        let appended = match appended.await {
+            Ok(Ok(appended)) => appended,
+            Ok(Err(e)) => return Ok(store_error(e)),
+            Err(_) => return error(ResponseCode::SYSTEM_ERROR, "queue writer stopped"),
+        };
+        let mut code = ResponseCode::SUCCESS;
+        if wait_store {
+            match p.store.durable(appended.end).await {
+                Ok(()) => {}
+                Err(StoreError::FlushTimeout) => code = ResponseCode::FLUSH_DISK_TIMEOUT,
+                Err(e) => return Ok(store_error(e)),
+            }
+        }
+        let msg_id = appended
+            .placed
+            .iter()
+            .map(|placed| offset_msg_id(p.store_host, placed.physical_offset as i64))
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(RemotingCommand::response(code).with_header(&SendResponse {
+            msg_id,
+            queue_id,
+            queue_offset: appended.first_queue_offset as i64,
+            transaction_id: (!transaction_ids.is_empty()).then(|| transaction_ids.join(",")),
+            msg_region: p.config.region_id.clone(),
+            trace_on: "true".into(),
+        }))
+    }
+
+    /// The filter of a pull: the header's expression when it carries one, else the group's
+    /// subscription from its heartbeats.
+    fn pull_filter(
+        &self,
+        header: &PullRequest,
+    ) -> Result<Arc<dyn MessageFilter + Send + Sync>, Box<RemotingCommand>> {
+        let sql = |kind: Option<&str>| {
+            kind.is_some_and(|k| !k.is_empty() && !k.eq_ignore_ascii_case("TAG"))
+        };
+        if header.sys_flag & pull_flag::SUBSCRIPTION != 0 {
+            if sql(header.expression_type.as_deref()) {
+                return Err(Box::new(self.sql_refused()));
+            }
+            return Ok(Arc::new(TagFilter::parse(
+                header.subscription.as_deref().unwrap_or("*"),
+            )));
+        }
+        let subscriptions = self.parts.subscriptions.borrow();
+        let Some(sub) = subscriptions.get(&(header.consumer_group.clone(), header.topic.clone()))
+        else {
+            return Err(Box::new(RemotingCommand::error(
+                ResponseCode::SUBSCRIPTION_NOT_EXIST,
+                format!(
+                    "the consumer's subscription not exist, group: {} topic: {}",
+                    header.consumer_group, header.topic
+                ),
+            )));
+        };
+        if sub.sub_version < header.sub_version {
+            return Err(Box::new(RemotingCommand::error(
+                ResponseCode::SUBSCRIPTION_NOT_LATEST,
+                "the consumer's subscription not latest",
+            )));
+        }
+        if sql(sub.expression_type.as_deref()) {
+            return Err(Box::new(self.sql_refused()));
+        }
+        Ok(Arc::new(TagFilter::from_subscription(sub)))
+    }
+
+    fn sql_refused(&self) -> RemotingCommand {
+        RemotingCommand::error(
+            ResponseCode::SYSTEM_ERROR,
+            "The broker does not support consumer to filter message by SQL92",
+        )
+    }
+
+    async fn pull(&self, req: &RemotingCommand) -> Reply {
+        let header: PullRequest = req.header()?;
+        let p = &self.parts;
+        let Some(topic) = self.topic(&header.topic) else {
+            return error(
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!("topic[{}] not exist, apply first please!", header.topic),
+            );
+        };
+        if !perm::readable(topic.perm) {
+            return error(
+                ResponseCode::NO_PERMISSION,
+                format!("the topic[{}] pulling message is forbidden", header.topic),
+            );
+        }
+        if header.queue_id < 0 || header.queue_id >= topic.read_queue_nums {
+            return error(
+                ResponseCode::INVALID_PARAMETER,
+                format!(
+                    "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+                    header.queue_id, header.topic, topic.read_queue_nums
+                ),
+            );
+        }
+        let filter = match self.pull_filter(&header) {
+            Ok(filter) => filter,
+            Err(response) => return Ok(*response),
+        };
+        if header.sys_flag & pull_flag::COMMIT_OFFSET != 0 && header.commit_offset >= 0 {
+            p.offsets.do_send(consumer_offsets::Commit {
+                group: header.consumer_group.clone(),
+                topic: header.topic.clone(),
+                queue_id: header.queue_id,
+                offset: header.commit_offset,
+            });
+        }
+        let key = QueueKey::new(header.topic.clone(), header.queue_id);
+        let max_msgs = usize::try_from(header.max_msg_nums).unwrap_or(1);
+        let pulled = pull::read(
+            &p.store,
+            &key,
+            header.queue_offset,
+            max_msgs,
+            filter.as_ref(),
+        );
+        let suspend =
+            header.sys_flag & pull_flag::SUSPEND != 0 && header.suspend_timeout_millis > 0;
+        if pulled.code != ResponseCode::PULL_NOT_FOUND || !suspend {
+            return Ok(pull_response(pulled));
+        }
+        let hold = Duration::from_millis(header.suspend_timeout_millis as u64).min(MAX_SUSPEND);
+        let (reply, woken) = oneshot::channel();
+        let task = PullTask {
+            key,
+            offset: header.queue_offset,
+            max_msgs,
+            filter,
+            reply,
+        };
+        let deadline = tokio::time::Instant::now() + hold;
+        if p.long_poll.try_send(Hold { task, deadline }).is_err() {
+            return Ok(pull_response(pulled));
+        }
+        Ok(match woken.await {
+            Ok(pulled) => pull_response(pulled),
+            Err(_) => pull_response(pulled),
+        })
+    }
+
+    async fn query_offset(&self, req: &RemotingCommand) -> Reply {
+        let header: QueryConsumerOffsetRequest = req.header()?;
+        let stored = self
+            .parts
+            .offsets
+            .send(consumer_offsets::Query {
+                group: header.consumer_group.clone(),
+                topic: header.topic.clone(),
+                queue_id: header.queue_id,
+            })
+            .await?;
+        let offset = match stored {
+            Some(offset) if offset >= 0 => Some(offset),
+            _ if header.set_zero_if_not_found == Some(false) => None,
+            _ => {
+                // As RocketMQ: a queue whose first message is still here starts at 0.
+                let key = QueueKey::new(header.topic.clone(), header.queue_id);
+                (self.parts.store.min_offset(&key) == 0).then_some(0)
+            }
+        };
+        match offset {
+            Some(offset) => Ok(ok().with_header(&OffsetResponse { offset })),
+            None => error(
+                ResponseCode::QUERY_NOT_FOUND,
+                "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first",
+            ),
+        }
+    }
+
+    fn update_offset(&self, req: &RemotingCommand) -> Reply {
+        let header: UpdateConsumerOffsetRequest = req.header()?;
+        self.parts.offsets.do_send(consumer_offsets::Commit {
+            group: header.consumer_group,
+            topic: header.topic,
+            queue_id: header.queue_id,
+            offset: header.commit_offset,
+        });
+        Ok(ok())
+    }
+
+    fn heartbeat(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
+        let data: HeartbeatData = fastjson::from_slice(&req.body)
+            .map_err(|e| HeaderError::Body(format!("heartbeat: {e}")))?;
+        self.parts.clients.do_send(client_manager::Heartbeat {
+            conn: conn.clone(),
+            data,
+        });
+        Ok(ok())
+    }
+
+    fn unregister_client(&self, req: &RemotingCommand) -> Reply {
+        let header: UnregisterClientRequest = req.header()?;
+        self.parts.clients.do_send(client_manager::Unregister {
+            client_id: header.client_id,
+            consumer_group: header.consumer_group,
+        });
+        Ok(ok())
+    }
+
+    async fn consumer_list(&self, req: &RemotingCommand) -> Reply {
+        let header: ConsumerGroupRequest = req.header()?;
+        let ids = self
+            .parts
+            .clients
+            .send(client_manager::ConsumerIds(header.consumer_group.clone()))
+            .await?;
+        if ids.is_empty() {
+            return error(
+                ResponseCode::SYSTEM_ERROR,
+                format!("no consumer for this group, {}", header.consumer_group),
+            );
+        }
+        Ok(ok().with_body(json(&ConsumerList {
+            consumer_id_list: ids,
+        })))
+    }
+
+    fn max_offset(&self, req: &RemotingCommand) -> Reply {
+        let header: TopicQueue = req.header()?;
+        let offset = self
+            .parts
+            .store
+            .max_offset(&QueueKey::new(header.topic, header.queue_id)) as i64;
+        Ok(ok().with_header(&OffsetResponse { offset }))
+    }
+
+    fn min_offset(&self, req: &RemotingCommand) -> Reply {
+        let header: TopicQueue = req.header()?;
+        let offset = self
+            .parts
+            .store
+            .min_offset(&QueueKey::new(header.topic, header.queue_id)) as i64;
+        Ok(ok().with_header(&OffsetResponse { offset }))
+    }
+
+    fn earliest_time(&self, req: &RemotingCommand) -> Reply {
+        let header: TopicQueue = req.header()?;
+        let key = QueueKey::new(header.topic.clone(), header.queue_id);
+        match pull::store_time_at(&self.parts.store, &key, self.parts.store.min_offset(&key)) {
+            Some(timestamp) => Ok(ok().with_header(&TimestampResponse { timestamp })),
+            None => error(
+                ResponseCode::SYSTEM_ERROR,
+                format!(
+                    "Find the earliest message store time failed: {} {}",
+                    header.topic, header.queue_id
+                ),
+            ),
+        }
+    }
+
+    fn search_offset(&self, req: &RemotingCommand) -> Reply {
+        let header: SearchOffsetRequest = req.header()?;
+        let key = QueueKey::new(header.topic, header.queue_id);
+        let upper = header
+            .boundary_type
+            .as_deref()
+            .is_some_and(|b| b.eq_ignore_ascii_case("UPPER"));
+        let offset = pull::search_by_time(&self.parts.store, &key, header.timestamp, upper);
+        Ok(ok().with_header(&OffsetResponse { offset }))
+    }
+
+    fn query_message(&self, req: &RemotingCommand) -> Reply {
+        let header: QueryMessageRequest = req.header()?;
+        let unique = req.ext("_UNIQUE_KEY_QUERY") == Some("true");
+        let max = if unique {
+            32
+        } else {
+            header.max_num.clamp(1, 64) as usize
+        };
+        let store = &self.parts.store;
+        let found = store.query_by_key(
+            &header.topic,
+            &header.key,
+            header.begin_timestamp,
+            header.end_timestamp,
+            max,
+        );
+        let mut body = Vec::new();
+        for phy in &found {
+            if let Some(size) = store.with_record(*phy, |r| r.size) {
+                if let Some(bytes) = store.read(*phy, size) {
+                    body.extend_from_slice(&bytes);
+                }
+            }
+        }
+        if body.is_empty() {
+            return error(
+                ResponseCode::QUERY_NOT_FOUND,
+                "can not find message, maybe time range not correct",
+            );
+        }
+        Ok(ok()
+            .with_header(&QueryMessageResponse {
+                index_last_update_timestamp: crate::util::now_ms(),
+                index_last_update_phyoffset: store.dispatched() as i64,
+            })
+            .with_body(body))
+    }
+
+    fn view_message(&self, req: &RemotingCommand) -> Reply {
+        let header: ViewMessageRequest = req.header()?;
+        let store = &self.parts.store;
+        let phy = u64::try_from(header.offset).unwrap_or(u64::MAX);
+        let bytes = store
+            .with_record(phy, |r| r.size)
+            .and_then(|size| store.read(phy, size));
+        match bytes {
+            Some(bytes) => Ok(ok().with_body(bytes)),
+            None => error(
+                ResponseCode::SYSTEM_ERROR,
+                format!("can not find message by the offset, {}", header.offset),
+            ),
+        }
+    }
+
+    async fn create_topic(&self, req: &RemotingCommand) -> Reply {
+        let header: CreateTopicRequest = req.header()?;
+        if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
+            return error(ResponseCode::INVALID_PARAMETER, why);
+        }
+        if topic_config::is_system_topic(&header.topic) {
+            return error(
+                ResponseCode::INVALID_PARAMETER,
+                format!("The topic[{}] is conflict with system topic.", header.topic),
+            );
+        }
+        if header.read_queue_nums < 1
+            || header.write_queue_nums < 1
+            || header.read_queue_nums > 1024
+            || header.write_queue_nums > 1024
+        {
+            return error(
+                ResponseCode::INVALID_PARAMETER,
+                "queue numbers must be between 1 and 1024",
+            );
+        }
+        let mut config = TopicConfig::new(header.topic, header.write_queue_nums);
+        config.read_queue_nums = header.read_queue_nums;
+        config.perm = header.perm;
+        config.order = header.order;
+        config.topic_sys_flag = header.topic_sys_flag.unwrap_or(0);
+        config.topic_filter_type = match header.topic_filter_type.as_deref() {
+            Some("MULTI_TAG") => TopicFilterType::MultiTag,
+            _ => TopicFilterType::SingleTag,
+        };
+        self.parts
+            .topic_actor
+            .send(topic_config::Upsert(config))
+            .await?;
+        Ok(ok())
+    }
+
+    async fn delete_topic(&self, req: &RemotingCommand) -> Reply {
+        let header: TopicRequest = req.header()?;
+        if topic_config::is_system_topic(&header.topic) {
+            return error(
+                ResponseCode::INVALID_PARAMETER,
+                format!("The topic[{}] is conflict with system topic.", header.topic),
+            );
+        }
+        self.parts
+            .topic_actor
+            .send(topic_config::Delete(header.topic))
+            .await?;
+        Ok(ok())
+    }
+
+    fn all_topics(&self) -> Reply {
+        let snapshot = self.parts.topics.borrow().clone();
+        Ok(ok().with_body(json(&TopicConfigWrapper {
+            data_version: snapshot.data_version.clone(),
+            topic_config_table: snapshot.table.clone(),
+        })))
+    }
+
+    fn runtime_info(&self) -> Reply {
+        let store = &self.parts.store;
+        let log = store.commit_log();
+        let mut table = std::collections::BTreeMap::new();
+        table.insert(
+            "brokerVersion".into(),
+            crate::protocol::APOGEE_VERSION.to_string(),
+        );
+        table.insert(
+            "brokerVersionDesc".into(),
+            format!("Apogee {}", env!("CARGO_PKG_VERSION")),
+        );
+        table.insert("commitLogMinOffset".into(), log.min_offset().to_string());
+        table.insert("commitLogMaxOffset".into(), log.written().to_string());
+        table.insert(
+            "dispatchBehindBytes".into(),
+            log.written().saturating_sub(store.dispatched()).to_string(),
+        );
+        table.insert("msgPutTotalTodayNow".into(), "0".into());
+        Ok(ok().with_body(json(&KvTable { table })))
+    }
+
+    fn check_client_config(&self, req: &RemotingCommand) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Check {
+            #[serde(default)]
+            subscription_data: Option<crate::protocol::body::client::SubscriptionData>,
+        }
+        let check: Check = fastjson::from_slice(&req.body)
+            .map_err(|e| HeaderError::Body(format!("check client config: {e}")))?;
+        let kind = check.subscription_data.and_then(|s| s.expression_type);
+        if kind
+            .as_deref()
+            .is_some_and(|k| !k.eq_ignore_ascii_case("TAG"))
+            && !self.parts.config.enable_property_filter
+        {
+            return Ok(self.sql_refused());
+        }
+        Ok(ok())
+    }
+}
+
+fn pull_response(pulled: Pulled) -> RemotingCommand {
+    RemotingCommand::response(pulled.code)
+        .with_header(&PullResponse {
+            suggest_which_broker_id: 0,
+            next_begin_offset: pulled.next_begin_offset,
+            min_offset: pulled.min_offset,
+            max_offset: pulled.max_offset,
+        })
+        .with_body(pulled.body)
+}
+
+fn store_error(e: StoreError) -> RemotingCommand {
+    match e {
+        StoreError::MessageTooLarge { .. }
+        | StoreError::Record(_)
+        | StoreError::RecordTooLarge { .. } => {
+            RemotingCommand::error(ResponseCode::MESSAGE_ILLEGAL, e.to_string())
+        }
+        StoreError::DiskFull { .. } | StoreError::Poisoned(_) => RemotingCommand::error(
+            ResponseCode::SERVICE_NOT_AVAILABLE,
+            format!("service not available now: {e}"),
+        ),
+        other => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, other.to_string()),
+    }
+}
+
+impl Service for BrokerService {
+    fn call(
+        &self,
+        conn: &Connection,
+        request: RemotingCommand,
+    ) -> LocalFuture<Option<RemotingCommand>> {
+        let service = self.clone();
+        let conn = conn.clone();
+        Box::pin(async move { Some(service.handle(&conn, request).await) })
+    }
+
+    fn disconnected(&self, conn: &Connection) {
+        self.parts
+            .clients
+            .do_send(client_manager::ConnectionClosed(conn.id));
+    }
+}
+
+/// A random number for queue selection (no need for quality).
+fn rand_u32() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static STATE: AtomicU32 = AtomicU32::new(0x9E37_79B9);
+    let mut x = STATE.load(Ordering::Relaxed) ^ (crate::util::now_ms() as u32);
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    STATE.store(x, Ordering::Relaxed);
+    x
+}

@@ -1,0 +1,447 @@
+//! The broker in process, driven by raw remoting requests: send, pull, long polling,
+//! offsets, heartbeats and NOTIFY_CONSUMER_IDS_CHANGED, bad input.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use apogee::broker::{self, Broker, BrokerConfig};
+use apogee::namesrv::{self, NameServer, NamesrvConfig};
+use apogee::protocol::body::client::{ConsumerData, HeartbeatData, SubscriptionData};
+use apogee::protocol::header::broker::*;
+use apogee::protocol::message::{self, Record};
+use apogee::protocol::{properties, ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use apogee::remoting::RemotingClient;
+use apogee::store::FlushMode;
+
+use super::store::temp_dir;
+use super::support::{connect, route_request, TIMEOUT};
+
+pub async fn start_standalone(dir: &Path, flush: FlushMode) -> (NameServer, Broker) {
+    let namesrv = namesrv::start(NamesrvConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..NamesrvConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut config = BrokerConfig::new(dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.namesrv_addrs = vec![namesrv.local_addr()];
+    config.store.commit_log_file_size = 64 << 20;
+    config.store.flush.mode = flush;
+    let broker = broker::start(config).await.unwrap();
+    (namesrv, broker)
+}
+
+pub fn send_request(topic: &str, queue_id: i32, body: &str, tags: &str) -> RemotingCommand {
+    let props = properties::encode([
+        (properties::TAGS, tags),
+        (
+            properties::UNIQ_KEY,
+            &format!("UNIQ-{}", &body[..body.len().min(16)]),
+        ),
+        (properties::WAIT_STORE_MSG_OK, "true"),
+    ]);
+    let ext: ExtFields = [
+        ("a", "pg"),
+        ("b", topic),
+        ("c", "TBW102"),
+        ("d", "4"),
+        ("e", &queue_id.to_string()),
+        ("f", "0"),
+        ("g", "1700000000000"),
+        ("h", "0"),
+        ("i", &props),
+        ("j", "0"),
+        ("k", "false"),
+        ("m", "false"),
+    ]
+    .into_iter()
+    .collect();
+    let mut cmd =
+        RemotingCommand::request(RequestCode::SEND_MESSAGE_V2).with_body(body.as_bytes().to_vec());
+    cmd.ext_fields = Some(ext);
+    cmd
+}
+
+fn pull_request(
+    group: &str,
+    topic: &str,
+    queue: i32,
+    offset: i64,
+    suspend_ms: i64,
+) -> RemotingCommand {
+    RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&PullRequest {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id: queue,
+        queue_offset: offset,
+        max_msg_nums: 32,
+        sys_flag: pull_flag::SUSPEND | pull_flag::SUBSCRIPTION,
+        commit_offset: 0,
+        suspend_timeout_millis: suspend_ms,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        max_msg_bytes: None,
+    })
+}
+
+fn heartbeat(client: &str, group: &str, topic: &str) -> RemotingCommand {
+    let data = HeartbeatData {
+        client_id: client.into(),
+        consumer_data_set: vec![ConsumerData {
+            group_name: group.into(),
+            consume_type: "CONSUME_PASSIVELY".into(),
+            message_model: "CLUSTERING".into(),
+            consume_from_where: "CONSUME_FROM_FIRST_OFFSET".into(),
+            subscription_data_set: vec![SubscriptionData {
+                topic: topic.into(),
+                sub_string: "*".into(),
+                sub_version: 1,
+                expression_type: Some("TAG".into()),
+                ..SubscriptionData::default()
+            }],
+            unit_mode: false,
+        }],
+        ..HeartbeatData::default()
+    };
+    RemotingCommand::request(RequestCode::HEART_BEAT).with_body(serde_json::to_vec(&data).unwrap())
+}
+
+/// The bodies of the records in a pull response.
+fn bodies(response: &RemotingCommand) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = &response.body[..];
+    while !buf.is_empty() {
+        let record = Record::decode(buf, true).unwrap();
+        out.push(String::from_utf8(record.body.to_vec()).unwrap());
+        buf = &buf[record.size..];
+    }
+    out
+}
+
+/// A response with only what does not depend on ports or timing.
+fn stable(response: &RemotingCommand) -> serde_json::Value {
+    let ext: Vec<(String, String)> = response
+        .ext_fields
+        .iter()
+        .flat_map(|e| e.iter())
+        .filter(|(k, _)| *k != "msgId")
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    serde_json::json!({ "code": response.response_code().name(), "ext": ext, "remark": response.remark })
+}
+
+async fn wait_for_route(client: &RemotingClient, topic: &str) {
+    let start = Instant::now();
+    loop {
+        let r = client.invoke(route_request(topic), TIMEOUT).await.unwrap();
+        if r.response_code() == ResponseCode::SUCCESS {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no route for {topic}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn send_reput_wakes_a_held_pull_and_members_are_notified() {
+    let dir = temp_dir("broker-flow");
+    let (namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let mut steps = Vec::new();
+    let ns = connect(namesrv.local_addr()).await;
+    wait_for_route(&ns, "TBW102").await;
+
+    let producer = connect(broker.local_addr()).await;
+    let sent = producer
+        .invoke(send_request("TopicTest", 0, "hello-0", "TagA"), TIMEOUT)
+        .await
+        .unwrap();
+    steps.push(("send to a new topic (auto-created)", stable(&sent)));
+    let msg_id = sent.ext("msgId").unwrap();
+    assert_eq!(
+        msg_id,
+        message::offset_msg_id(broker.advertised, 0),
+        "offset msg id names the advertised address"
+    );
+    wait_for_route(&ns, "TopicTest").await;
+
+    let consumer = connect(broker.local_addr()).await;
+    let first = consumer
+        .invoke(pull_request("g1", "TopicTest", 0, 0, 5000), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&first), vec!["hello-0"]);
+    steps.push(("pull from 0", stable(&first)));
+
+    // A pull at the end is held until the next send arrives.
+    let held = {
+        let consumer = consumer.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let r = consumer
+                .invoke(pull_request("g1", "TopicTest", 0, 1, 10_000), TIMEOUT)
+                .await
+                .unwrap();
+            (r, start.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = producer
+        .invoke(send_request("TopicTest", 0, "hello-1", "TagB"), TIMEOUT)
+        .await
+        .unwrap();
+    steps.push(("second send", stable(&second)));
+    let (woken, waited) = held.await.unwrap();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "answered before the send: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "not woken by the arrival: {waited:?}"
+    );
+    assert_eq!(bodies(&woken), vec!["hello-1"]);
+    steps.push(("the held pull wakes with the new message", stable(&woken)));
+
+    // An empty pull without suspension is answered at once.
+    let mut no_suspend = pull_request("g1", "TopicTest", 0, 2, 0);
+    no_suspend
+        .ext_fields
+        .as_mut()
+        .unwrap()
+        .insert("sysFlag", &pull_flag::SUBSCRIPTION.to_string());
+    steps.push((
+        "pull at the end, no suspend",
+        stable(&consumer.invoke(no_suspend, TIMEOUT).await.unwrap()),
+    ));
+    steps.push((
+        "pull past the end",
+        stable(
+            &consumer
+                .invoke(pull_request("g1", "TopicTest", 0, 9, 0), TIMEOUT)
+                .await
+                .unwrap(),
+        ),
+    ));
+
+    // Membership: a second consumer joins; the first is told.
+    let (member_a, mut inbound_a) = RemotingClient::connect_with_inbound(broker.local_addr())
+        .await
+        .unwrap();
+    let hb = member_a
+        .invoke(heartbeat("client-a", "g1", "TopicTest"), TIMEOUT)
+        .await
+        .unwrap();
+    steps.push(("client-a heartbeat", stable(&hb)));
+    let _ = inbound_a.recv().await; // its own joining
+    let member_b = connect(broker.local_addr()).await;
+    member_b
+        .invoke(heartbeat("client-b", "g1", "TopicTest"), TIMEOUT)
+        .await
+        .unwrap();
+    let notify = tokio::time::timeout(Duration::from_secs(2), inbound_a.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(notify.is_oneway());
+    steps.push((
+        "client-b joins: client-a gets NOTIFY_CONSUMER_IDS_CHANGED",
+        serde_json::json!({ "code": notify.request_code().name(), "ext": notify.ext_fields }),
+    ));
+    let list = member_a
+        .invoke(
+            RemotingCommand::request(RequestCode::GET_CONSUMER_LIST_BY_GROUP).with_header(
+                &ConsumerGroupRequest {
+                    consumer_group: "g1".into(),
+                },
+            ),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    steps.push(("consumer list", serde_json::from_slice(&list.body).unwrap()));
+    wait_for_route(&ns, "%RETRY%g1").await;
+
+    // Offsets: a new group starts at 0 while the first message is still here; commits stick.
+    let query = |group: &str| {
+        RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET).with_header(
+            &QueryConsumerOffsetRequest {
+                consumer_group: group.into(),
+                topic: "TopicTest".into(),
+                queue_id: 0,
+                set_zero_if_not_found: None,
+            },
+        )
+    };
+    steps.push((
+        "query offset of a new group",
+        stable(&consumer.invoke(query("g1"), TIMEOUT).await.unwrap()),
+    ));
+    consumer
+        .invoke_oneway(
+            RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
+                &UpdateConsumerOffsetRequest {
+                    consumer_group: "g1".into(),
+                    topic: "TopicTest".into(),
+                    queue_id: 0,
+                    commit_offset: 2,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    steps.push((
+        "query after a oneway commit",
+        stable(&consumer.invoke(query("g1"), TIMEOUT).await.unwrap()),
+    ));
+    let max = consumer
+        .invoke(
+            RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&TopicQueue {
+                topic: "TopicTest".into(),
+                queue_id: 0,
+            }),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    steps.push(("max offset", stable(&max)));
+
+    insta::assert_json_snapshot!(steps);
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[actix_rt::test]
+async fn bad_sends_get_error_codes_and_others_keep_working() {
+    let dir = temp_dir("broker-bad");
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Sync).await;
+    let client = connect(broker.local_addr()).await;
+    let mut cases = Vec::new();
+    let mut check =
+        |what: &str, response: RemotingCommand| cases.push((what.to_owned(), stable(&response)));
+    check(
+        "illegal topic name",
+        client
+            .invoke(send_request("bad topic!", 0, "x", "t"), TIMEOUT)
+            .await
+            .unwrap(),
+    );
+    check(
+        "system topic",
+        client
+            .invoke(send_request("SCHEDULE_TOPIC_XXXX", 0, "x", "t"), TIMEOUT)
+            .await
+            .unwrap(),
+    );
+    check(
+        "queue id out of range",
+        client
+            .invoke(send_request("T1", 99, "x", "t"), TIMEOUT)
+            .await
+            .unwrap(),
+    );
+    let big = "x".repeat(4 * 1024 * 1024 + 1);
+    check(
+        "body over maxMessageSize",
+        client
+            .invoke(send_request("T1", 0, &big, "t"), TIMEOUT)
+            .await
+            .unwrap(),
+    );
+    let mut no_topic = send_request("T1", 0, "x", "t");
+    no_topic.ext_fields.as_mut().unwrap().remove("b");
+    check(
+        "header without topic",
+        client.invoke(no_topic, TIMEOUT).await.unwrap(),
+    );
+    check(
+        "unknown request code",
+        client
+            .invoke(
+                RemotingCommand::request(RequestCode::Unknown(7777)),
+                TIMEOUT,
+            )
+            .await
+            .unwrap(),
+    );
+    check(
+        "pull of an unknown topic",
+        client
+            .invoke(pull_request("g", "Nope", 0, 0, 0), TIMEOUT)
+            .await
+            .unwrap(),
+    );
+    // The same connection still sends fine, durably (SYNC_FLUSH).
+    let ok = client
+        .invoke(send_request("T1", 0, "fine", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(ok.response_code(), ResponseCode::SUCCESS);
+    assert!(broker.store.commit_log().flushed() > 0);
+    insta::assert_json_snapshot!(cases);
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[actix_rt::test]
+async fn a_broker_restart_keeps_messages_and_offsets() {
+    let dir = temp_dir("broker-restart");
+    let addr: SocketAddr;
+    {
+        let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+        addr = broker.local_addr();
+        let client = connect(addr).await;
+        for i in 0..10 {
+            let r = client
+                .invoke(send_request("Keep", 1, &format!("m{i}"), "t"), TIMEOUT)
+                .await
+                .unwrap();
+            assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+        }
+        client
+            .invoke(
+                RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
+                    &UpdateConsumerOffsetRequest {
+                        consumer_group: "g".into(),
+                        topic: "Keep".into(),
+                        queue_id: 1,
+                        commit_offset: 7,
+                    },
+                ),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+        broker.shutdown().await.unwrap();
+    }
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let client = connect(broker.local_addr()).await;
+    let q = client
+        .invoke(
+            RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET).with_header(
+                &QueryConsumerOffsetRequest {
+                    consumer_group: "g".into(),
+                    topic: "Keep".into(),
+                    queue_id: 1,
+                    set_zero_if_not_found: None,
+                },
+            ),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(q.ext("offset"), Some("7"));
+    let pulled = client
+        .invoke(pull_request("g", "Keep", 1, 7, 0), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&pulled), vec!["m7", "m8", "m9"]);
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
