@@ -73,7 +73,11 @@ fn fill(store: &Arc<Store>, topic: &str, queues: i32, count: u64) {
             let props = properties::encode([
                 (
                     properties::TAGS,
-                    if offset.is_multiple_of(2) { "even" } else { "odd" },
+                    if offset.is_multiple_of(2) {
+                        "even"
+                    } else {
+                        "odd"
+                    },
                 ),
                 (properties::KEYS, &format!("k{q}-{offset} shared")),
                 (properties::UNIQ_KEY, &format!("U{q}X{offset}")),
