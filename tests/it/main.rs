@@ -1,6 +1,7 @@
 //! Black-box tests, one behaviour per module, linked into one binary.
 
 mod broker;
+mod broker_crash;
 mod codec;
 mod malformed;
 mod namesrv_actors;
