@@ -5,6 +5,7 @@ pub mod client_manager;
 pub mod consumer_offsets;
 pub mod kv_config;
 pub mod long_poll;
+pub mod queue_locks;
 pub mod queue_writer;
 pub mod registrar;
 pub mod registry;

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod config;
 pub mod hold;
+pub mod locks;
 pub mod pull;
 pub mod service;
 
@@ -23,6 +24,7 @@ pub use config::{BrokerConfig, ConfigError};
 use crate::actors::client_manager::ClientManager;
 use crate::actors::consumer_offsets::{self, ConsumerOffsets};
 use crate::actors::long_poll::LongPoll;
+use crate::actors::queue_locks::QueueLocks;
 use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::Reput;
 use crate::actors::topic_config::{TopicConfigs, TopicSettings};
@@ -109,6 +111,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
     let clients = Supervisor::start(move |_| clients_actor);
     let long_poll = LongPoll::new(Arc::clone(&store)).start();
+    let locks = Supervisor::start(|_| QueueLocks::default());
     let reput_arbiter = Arbiter::new();
     let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());
     let reput = Supervisor::start_in_arbiter(&reput_arbiter.handle(), move |_| {
@@ -138,6 +141,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         clients,
         offsets: offsets.clone(),
         long_poll,
+        locks,
         reput,
         store_arbiter: store_arbiter.handle(),
     });

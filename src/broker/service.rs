@@ -19,10 +19,13 @@ use super::BrokerConfig;
 use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
 use crate::actors::consumer_offsets::{self, ConsumerOffsets};
 use crate::actors::long_poll::{Hold, LongPoll, PullTask};
+use crate::actors::queue_locks::{self, QueueLocks};
 use crate::actors::queue_writer::{Append, OwnedMessage, QueueWriter};
 use crate::actors::reput::Reput;
 use crate::actors::topic_config::{self, TopicConfigs, TopicView};
-use crate::protocol::body::client::{ConsumerList, HeartbeatData};
+use crate::protocol::body::client::{
+    ConsumerList, HeartbeatData, LockBatchRequest, LockBatchResponse,
+};
 use crate::protocol::body::register::{perm, TopicConfig, TopicFilterType};
 use crate::protocol::body::{KvTable, TopicConfigWrapper};
 use crate::protocol::header::broker::*;
@@ -78,6 +81,7 @@ pub struct Parts {
     pub clients: Addr<ClientManager>,
     pub offsets: Addr<ConsumerOffsets>,
     pub long_poll: Addr<LongPoll>,
+    pub locks: Addr<QueueLocks>,
     pub reput: Addr<Reput>,
     pub store_arbiter: ArbiterHandle,
 }
@@ -137,6 +141,8 @@ impl BrokerService {
             RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
             RequestCode::GET_BROKER_RUNTIME_INFO => self.runtime_info(),
             RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
+            RequestCode::LOCK_BATCH_MQ => self.lock_batch(&req).await,
+            RequestCode::UNLOCK_BATCH_MQ => self.unlock_batch(&req),
             _ => error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
                 format!(" request type {} not supported", req.code),
@@ -704,6 +710,34 @@ impl BrokerService {
         );
         table.insert("msgPutTotalTodayNow".into(), "0".into());
         Ok(ok().with_body(json(&KvTable { table })))
+    }
+
+    async fn lock_batch(&self, req: &RemotingCommand) -> Reply {
+        let body: LockBatchRequest = fastjson::from_slice(&req.body)
+            .map_err(|e| HeaderError::Body(format!("lock batch: {e}")))?;
+        let held = self
+            .parts
+            .locks
+            .send(queue_locks::Lock {
+                group: body.consumer_group,
+                client: body.client_id,
+                queues: body.mq_set,
+            })
+            .await?;
+        Ok(ok().with_body(json(&LockBatchResponse {
+            lock_o_k_m_q_set: held,
+        })))
+    }
+
+    fn unlock_batch(&self, req: &RemotingCommand) -> Reply {
+        let body: LockBatchRequest = fastjson::from_slice(&req.body)
+            .map_err(|e| HeaderError::Body(format!("unlock batch: {e}")))?;
+        self.parts.locks.do_send(queue_locks::Unlock {
+            group: body.consumer_group,
+            client: body.client_id,
+            queues: body.mq_set,
+        });
+        Ok(ok())
     }
 
     fn check_client_config(&self, req: &RemotingCommand) -> Reply {

@@ -445,3 +445,68 @@ async fn a_broker_restart_keeps_messages_and_offsets() {
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[actix_rt::test]
+async fn orderly_consumers_lock_queues_exclusively() {
+    use apogee::protocol::body::client::{LockBatchRequest, LockBatchResponse, MessageQueue};
+    let dir = temp_dir("broker-locks");
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let client = connect(broker.local_addr()).await;
+    let mqs: std::collections::BTreeSet<MessageQueue> = (0..2)
+        .map(|queue_id| MessageQueue {
+            broker_name: "broker-a".into(),
+            queue_id,
+            topic: "Ordered".into(),
+        })
+        .collect();
+    let lock = |client_id: &str, set: std::collections::BTreeSet<MessageQueue>| {
+        let body = LockBatchRequest {
+            consumer_group: "og".into(),
+            client_id: client_id.into(),
+            only_this_broker: false,
+            mq_set: set,
+        };
+        RemotingCommand::request(RequestCode::LOCK_BATCH_MQ)
+            .with_body(serde_json::to_vec(&body).unwrap())
+    };
+    let locked = |r: RemotingCommand| {
+        serde_json::from_slice::<LockBatchResponse>(&r.body)
+            .unwrap()
+            .lock_o_k_m_q_set
+    };
+    let first: Vec<_> = mqs.iter().take(1).cloned().collect();
+    let a = client
+        .invoke(lock("a", first.iter().cloned().collect()), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(locked(a).len(), 1);
+    let b = client
+        .invoke(lock("b", mqs.clone()), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        locked(b)
+            .into_iter()
+            .map(|m| m.queue_id)
+            .collect::<Vec<_>>(),
+        vec![1],
+        "queue 0 stays with a"
+    );
+    let mut unlock = lock("a", mqs.clone());
+    unlock.code = RequestCode::UNLOCK_BATCH_MQ.wire();
+    assert_eq!(
+        client
+            .invoke(unlock, TIMEOUT)
+            .await
+            .unwrap()
+            .response_code(),
+        ResponseCode::SUCCESS
+    );
+    let b = client
+        .invoke(lock("b", mqs.clone()), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(locked(b), mqs, "released by a, renewed by b");
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

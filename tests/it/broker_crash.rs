@@ -27,9 +27,20 @@ struct Standalone {
 fn start(dir: &Path) -> Standalone {
     let conf = dir.join("broker.conf");
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(&conf, "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=8388608\n").unwrap();
+    std::fs::write(
+        &conf,
+        "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=8388608\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_apogee"))
-        .args(["standalone", "--namesrv-listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "-c"])
+        .args([
+            "standalone",
+            "--namesrv-listen",
+            "127.0.0.1:0",
+            "--broker-listen",
+            "127.0.0.1:0",
+            "-c",
+        ])
         .arg(&conf)
         .arg("--data-dir")
         .arg(dir)
@@ -39,7 +50,9 @@ fn start(dir: &Path) -> Standalone {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     // "apogee standalone: name server on A, broker on B (data in …)"
     let broker = line
         .split("broker on ")
@@ -88,7 +101,11 @@ async fn stored_bodies(broker: SocketAddr) -> HashSet<String> {
                 )
                 .await
                 .unwrap();
-            assert_eq!(pulled.response_code(), ResponseCode::SUCCESS, "queue {queue_id} at {offset}");
+            assert_eq!(
+                pulled.response_code(),
+                ResponseCode::SUCCESS,
+                "queue {queue_id} at {offset}"
+            );
             let mut buf = &pulled.body[..];
             while !buf.is_empty() {
                 let record = Record::decode(buf, true).unwrap();
@@ -116,8 +133,13 @@ async fn sync_flush_broker_survives_kill_9_without_losing_acknowledged_sends() {
                     let client = connect(broker).await;
                     for i in 0u64.. {
                         let body = format!("c{cycle}-q{queue_id}-{i}");
-                        match client.invoke(send_request("Durable", queue_id, &body, "t"), TIMEOUT).await {
-                            Ok(r) if r.response_code() == ResponseCode::SUCCESS => acked.lock().unwrap().push(body),
+                        match client
+                            .invoke(send_request("Durable", queue_id, &body, "t"), TIMEOUT)
+                            .await
+                        {
+                            Ok(r) if r.response_code() == ResponseCode::SUCCESS => {
+                                acked.lock().unwrap().push(body)
+                            }
                             Ok(r) => panic!("send refused: {:?} {:?}", r.response_code(), r.remark),
                             Err(_) => return, // the broker died
                         }
@@ -138,11 +160,24 @@ async fn sync_flush_broker_survives_kill_9_without_losing_acknowledged_sends() {
         let stored = stored_bodies(restarted.broker).await;
         let acked = acked.lock().unwrap().clone();
         let lost: Vec<&String> = acked.iter().filter(|b| !stored.contains(*b)).collect();
-        assert!(lost.is_empty(), "cycle {cycle}: {} of {} acknowledged sends lost, e.g. {:?}", lost.len(), acked.len(), &lost[..lost.len().min(5)]);
-        assert!(acked.len() > (cycle as usize + 1) * 10, "too few sends to mean anything: {}", acked.len());
+        assert!(
+            lost.is_empty(),
+            "cycle {cycle}: {} of {} acknowledged sends lost, e.g. {:?}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(5)]
+        );
+        assert!(
+            acked.len() > (cycle as usize + 1) * 10,
+            "too few sends to mean anything: {}",
+            acked.len()
+        );
         restarted.child.kill().unwrap();
         restarted.child.wait().unwrap();
     }
-    eprintln!("{} acknowledged sends survived 5 kill -9 cycles", acked.lock().unwrap().len());
+    eprintln!(
+        "{} acknowledged sends survived 5 kill -9 cycles",
+        acked.lock().unwrap().len()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
