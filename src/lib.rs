@@ -1,14 +1,18 @@
 //! Apogee: a message broker that speaks Apache RocketMQ's remoting protocol.
 //!
 //! Layout:
-//! - [`protocol`]: the wire codec (frames, headers, bodies), pure;
+//! - [`protocol`]: the wire codec (frames, headers, bodies, message records), pure;
 //! - [`remoting`]: TCP server and client over that codec;
-//! - [`namesrv`]: the name server — wiring and request dispatch;
+//! - [`namesrv`]: the name server — request service and its decision logic;
+//! - [`broker`]: the broker — wiring, request service, pull/hold/retry/lock logic;
 //! - [`actors`]: the actors that own the servers' state (one per file);
-//! - [`store`], [`filter`], [`rebalance`]: storage, filters and queue allocation (to come).
+//! - [`store`]: commit log, consume queues, index, flush, recovery, retention;
+//! - [`filter`]: tag expressions and SQL92 selectors, pure;
+//! - [`util`]: small shared helpers.
 
 pub mod actors;
 pub mod broker;
+pub mod filter;
 pub mod namesrv;
 pub mod protocol;
 pub mod remoting;

@@ -3,6 +3,7 @@
 mod broker;
 mod broker_crash;
 mod codec;
+mod filter;
 mod malformed;
 mod namesrv_actors;
 mod namesrv_process;
