@@ -3,6 +3,7 @@
 
 pub mod client_manager;
 pub mod consumer_offsets;
+pub mod delay_scheduler;
 pub mod kv_config;
 pub mod long_poll;
 pub mod queue_locks;

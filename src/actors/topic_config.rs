@@ -280,6 +280,20 @@ impl Handler<AutoCreate> for TopicConfigs {
     }
 }
 
+/// Makes sure a topic exists (created with this config when it does not).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EnsureTopic(pub TopicConfig);
+
+impl Handler<EnsureTopic> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: EnsureTopic, _: &mut Context<Self>) {
+        if !self.topics.table.contains_key(&msg.0.topic_name) {
+            self.upsert(msg.0);
+        }
+    }
+}
+
 /// Makes sure `%RETRY%<group>` exists (one queue, read + write).
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -189,6 +189,12 @@ impl BrokerConfig {
             "messageIndexEnable" => self.store.index_enable = parse(value)?,
             "warmMapedFileEnable" => self.store.warm.touch = parse(value)?,
             "regionId" => self.region_id = value.into(),
+            "messageDelayLevel" => {
+                self.store.delay_levels =
+                    crate::store::parse_delay_levels(value).ok_or_else(|| {
+                        Some("expected levels like `1s 5s 10s 30s 1m 2h 1d`".to_string())
+                    })?
+            }
             // Java thread-pool and tuning knobs with no counterpart here.
             "sendMessageThreadPoolNums"
             | "pullMessageThreadPoolNums"

@@ -10,7 +10,9 @@ pub mod config;
 pub mod hold;
 pub mod locks;
 pub mod pull;
+pub mod retry;
 pub mod service;
+pub mod writers;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -23,6 +25,7 @@ pub use config::{BrokerConfig, ConfigError};
 
 use crate::actors::client_manager::ClientManager;
 use crate::actors::consumer_offsets::{self, ConsumerOffsets};
+use crate::actors::delay_scheduler::DelayScheduler;
 use crate::actors::long_poll::LongPoll;
 use crate::actors::queue_locks::QueueLocks;
 use crate::actors::registrar::{self, Identity, Registrar};
@@ -131,6 +134,14 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         topics.clone(),
     )
     .start();
+    let writers = Rc::new(writers::Writers::new(
+        Arc::clone(&store),
+        reput,
+        store_arbiter.handle(),
+    ));
+    let delay_file = config_dir.join(store::config::DELAY_OFFSETS);
+    let (delay_store, delay_writers) = (Arc::clone(&store), Rc::clone(&writers));
+    Supervisor::start(move |_| DelayScheduler::new(delay_store, delay_writers, delay_file));
     let service = BrokerService::new(Parts {
         config: Arc::new(config),
         store: Arc::clone(&store),
@@ -142,8 +153,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         offsets: offsets.clone(),
         long_poll,
         locks,
-        reput,
-        store_arbiter: store_arbiter.handle(),
+        writers,
     });
     let server = server::serve(listener, Rc::new(service.clone()), ServerConfig::default())
         .map_err(|source| BrokerError::Listen {

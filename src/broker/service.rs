@@ -2,26 +2,25 @@
 //! subscriptions) or asks the actors, and builds the response. Holds no state of its own
 //! but the routing table of queue writers.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, ArbiterHandle, MailboxError, Supervisor};
+use actix::{Addr, MailboxError};
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::pull::{self, MessageFilter, Pulled, TagFilter};
+use super::retry;
+use super::writers::{AppendFailure, Writers};
 use super::BrokerConfig;
 use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
 use crate::actors::consumer_offsets::{self, ConsumerOffsets};
 use crate::actors::long_poll::{Hold, LongPoll, PullTask};
 use crate::actors::queue_locks::{self, QueueLocks};
-use crate::actors::queue_writer::{Append, OwnedMessage, QueueWriter};
-use crate::actors::reput::Reput;
+use crate::actors::queue_writer::OwnedMessage;
 use crate::actors::topic_config::{self, TopicConfigs, TopicView};
 use crate::protocol::body::client::{
     ConsumerList, HeartbeatData, LockBatchRequest, LockBatchResponse,
@@ -82,40 +81,24 @@ pub struct Parts {
     pub offsets: Addr<ConsumerOffsets>,
     pub long_poll: Addr<LongPoll>,
     pub locks: Addr<QueueLocks>,
-    pub reput: Addr<Reput>,
-    pub store_arbiter: ArbiterHandle,
+    pub writers: Rc<Writers>,
 }
 
 /// The broker's [`Service`]: cheap to clone (one `Rc`).
 #[derive(Clone)]
 pub struct BrokerService {
     parts: Rc<Parts>,
-    writers: Rc<RefCell<HashMap<QueueKey, Addr<QueueWriter>>>>,
 }
 
 impl BrokerService {
     pub fn new(parts: Parts) -> Self {
         Self {
             parts: Rc::new(parts),
-            writers: Rc::new(RefCell::new(HashMap::new())),
         }
     }
 
     pub fn parts(&self) -> &Parts {
         &self.parts
-    }
-
-    fn writer(&self, key: &QueueKey) -> Addr<QueueWriter> {
-        if let Some(addr) = self.writers.borrow().get(key).filter(|a| a.connected()) {
-            return addr.clone();
-        }
-        let p = &self.parts;
-        let (store, reput, k) = (Arc::clone(&p.store), p.reput.clone(), key.clone());
-        let addr = Supervisor::start_in_arbiter(&p.store_arbiter, move |_| {
-            QueueWriter::new(store, k, reput)
-        });
-        self.writers.borrow_mut().insert(key.clone(), addr.clone());
-        addr
     }
 
     /// Handles one request (the server fills opaque, flags and version).
@@ -141,6 +124,7 @@ impl BrokerService {
             RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
             RequestCode::GET_BROKER_RUNTIME_INFO => self.runtime_info(),
             RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
+            RequestCode::CONSUMER_SEND_MSG_BACK => self.send_back(&req).await,
             RequestCode::LOCK_BATCH_MQ => self.lock_batch(&req).await,
             RequestCode::UNLOCK_BATCH_MQ => self.unlock_batch(&req),
             _ => error(
@@ -295,25 +279,41 @@ impl BrokerService {
             .collect();
         let wait_store =
             properties::get(&header.properties, properties::WAIT_STORE_MSG_OK) != Some("false");
-        let key = QueueKey::new(header.topic.clone(), queue_id);
-        let (reply, appended) = oneshot::channel();
-        match self.writer(&key).try_send(Append { messages, reply }) {
-            Ok(()) => {}
-            Err(actix::dev::SendError::Full(_)) => {
-                return error(
-                    ResponseCode::SYSTEM_BUSY,
-                    "[REJECTREQUEST]system busy, start flow control for a while",
-                )
-            }
-            Err(actix::dev::SendError::Closed(_)) => {
-                self.writers.borrow_mut().remove(&key);
-                return error(ResponseCode::SYSTEM_BUSY, "queue writer restarting, retry");
+        let mut messages = messages;
+        let (mut topic_name, mut queue_id) = (header.topic.clone(), queue_id);
+        // A retry that used up its reconsume times goes to the dead-letter queue.
+        if let Some(group) = header.topic.strip_prefix(retry::RETRY_PREFIX) {
+            let max = header
+                .max_reconsume_times
+                .unwrap_or(retry::MAX_RECONSUME_TIMES);
+            if header.reconsume_times >= max {
+                topic_name = self.ensure_dlq(group);
+                queue_id = 0;
+                for m in &mut messages {
+                    let mut props = retry::Props::parse(&m.properties);
+                    props.remove(properties::DELAY);
+                    m.properties = props.encode();
+                }
             }
         }
-        let appended = match appended.await {
-            Ok(Ok(appended)) => appended,
-            Ok(Err(e)) => return Ok(store_error(e)),
-            Err(_) => return error(ResponseCode::SYSTEM_ERROR, "queue writer stopped"),
+        // A delayed message waits in the schedule topic.
+        if !header.batch && message::sys_flag::transaction_type(header.sys_flag) == 0 {
+            let max_level = p.store.config().delay_levels.len() as i32;
+            if let Some((level_queue, props)) =
+                retry::schedule(&topic_name, queue_id, &messages[0].properties, max_level)
+            {
+                messages[0].properties = props;
+                topic_name = crate::store::SCHEDULE_TOPIC.to_owned();
+                queue_id = level_queue;
+            }
+        }
+        let appended = match p
+            .writers
+            .append(QueueKey::new(topic_name, queue_id), messages)
+            .await
+        {
+            Ok(appended) => appended,
+            Err(failure) => return Ok(append_failure(failure)),
         };
         let mut code = ResponseCode::SUCCESS;
         if wait_store {
@@ -712,6 +712,96 @@ impl BrokerService {
         Ok(ok().with_body(json(&KvTable { table })))
     }
 
+    /// Creates `%DLQ%group` if needed; returns its name.
+    fn ensure_dlq(&self, group: &str) -> String {
+        let topic = format!("{}{group}", retry::DLQ_PREFIX);
+        if self.topic(&topic).is_none() {
+            self.parts
+                .topic_actor
+                .do_send(topic_config::EnsureTopic(TopicConfig::new(
+                    topic.clone(),
+                    1,
+                )));
+        }
+        topic
+    }
+
+    /// CONSUMER_SEND_MSG_BACK: a consumer failed a message; retry it later or bury it.
+    async fn send_back(&self, req: &RemotingCommand) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Header {
+            offset: i64,
+            group: String,
+            #[serde(default)]
+            delay_level: i32,
+            #[serde(default)]
+            origin_msg_id: Option<String>,
+            #[serde(default)]
+            max_reconsume_times: Option<i32>,
+        }
+        let header: Header = req.header()?;
+        let p = &self.parts;
+        let phy = u64::try_from(header.offset).unwrap_or(u64::MAX);
+        let original = p.store.with_record(phy, |r| {
+            let mut props = retry::Props::parse(r.properties);
+            if props.get(properties::RETRY_TOPIC).is_none() {
+                props.set(properties::RETRY_TOPIC, r.topic);
+            }
+            if props.get(properties::ORIGIN_MESSAGE_ID).is_none() {
+                let id = props
+                    .get(properties::UNIQ_KEY)
+                    .map(str::to_owned)
+                    .or(header.origin_msg_id.clone())
+                    .unwrap_or_else(|| offset_msg_id(r.store_host, r.physical_offset));
+                props.set(properties::ORIGIN_MESSAGE_ID, id);
+            }
+            let message = OwnedMessage {
+                flag: r.flag,
+                body: Bytes::copy_from_slice(r.body),
+                properties: String::new(),
+                sys_flag: r.sys_flag,
+                born_timestamp: r.born_timestamp,
+                born_host: r.born_host,
+                store_host: p.store_host,
+                reconsume_times: r.reconsume_times + 1,
+                prepared_transaction_offset: 0,
+            };
+            (props, message, r.reconsume_times)
+        });
+        let Some((mut props, mut message, reconsumed)) = original else {
+            return error(
+                ResponseCode::SYSTEM_ERROR,
+                format!("look message by offset failed, {}", header.offset),
+            );
+        };
+        let max = header
+            .max_reconsume_times
+            .unwrap_or(retry::MAX_RECONSUME_TIMES);
+        props.remove(properties::DELAY);
+        let key = match retry::send_back(&header.group, reconsumed, header.delay_level, max) {
+            retry::SendBack::Dead { .. } => QueueKey::new(self.ensure_dlq(&header.group), 0),
+            retry::SendBack::Retry { topic, delay_level } => {
+                p.topic_actor
+                    .do_send(topic_config::EnsureRetryTopic(header.group.clone()));
+                props.set(properties::DELAY, delay_level.to_string());
+                let max_level = p.store.config().delay_levels.len() as i32;
+                match retry::schedule(&topic, 0, &props.encode(), max_level) {
+                    Some((queue, scheduled)) => {
+                        props = retry::Props::parse(&scheduled);
+                        QueueKey::new(crate::store::SCHEDULE_TOPIC, queue)
+                    }
+                    None => QueueKey::new(topic, 0),
+                }
+            }
+        };
+        message.properties = props.encode();
+        match p.writers.append(key, vec![message]).await {
+            Ok(_) => Ok(ok()),
+            Err(failure) => Ok(append_failure(failure)),
+        }
+    }
+
     async fn lock_batch(&self, req: &RemotingCommand) -> Reply {
         let body: LockBatchRequest = fastjson::from_slice(&req.body)
             .map_err(|e| HeaderError::Body(format!("lock batch: {e}")))?;
@@ -770,6 +860,19 @@ fn pull_response(pulled: Pulled) -> RemotingCommand {
             max_offset: pulled.max_offset,
         })
         .with_body(pulled.body)
+}
+
+fn append_failure(failure: AppendFailure) -> RemotingCommand {
+    match failure {
+        AppendFailure::Busy => RemotingCommand::error(
+            ResponseCode::SYSTEM_BUSY,
+            "[REJECTREQUEST]system busy, start flow control for a while",
+        ),
+        AppendFailure::Stopped => {
+            RemotingCommand::error(ResponseCode::SYSTEM_BUSY, "queue writer restarting, retry")
+        }
+        AppendFailure::Store(e) => store_error(e),
+    }
 }
 
 fn store_error(e: StoreError) -> RemotingCommand {

@@ -9,6 +9,22 @@ use super::{QueueKey, Store, StoreError};
 use crate::protocol::message::{self, sys_flag, Head, Record};
 use crate::protocol::properties;
 
+/// A unit's tag code: the TAGS hash, or for a delayed message the time it is due (its
+/// store time plus the delay of its level), which the delay scheduler reads.
+fn tags_code(store: &Store, record: &Record<'_>) -> i64 {
+    if record.topic == super::SCHEDULE_TOPIC {
+        let level = properties::get(record.properties, properties::DELAY)
+            .and_then(|d| d.parse::<usize>().ok())
+            .unwrap_or(record.queue_id as usize + 1);
+        let levels = &store.config.delay_levels;
+        let delay = levels
+            .get(level.clamp(1, levels.len().max(1)) - 1)
+            .map_or(0, |d| d.as_millis() as i64);
+        return record.store_timestamp + delay;
+    }
+    record.tags_code()
+}
+
 /// A queue that received messages: its new max offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
@@ -91,7 +107,7 @@ impl Dispatcher {
                 Unit {
                     physical_offset: phy,
                     size: record.size as u32,
-                    tags_code: record.tags_code(),
+                    tags_code: tags_code(store, record),
                 },
             )?;
             grown.insert(key, cq.max_offset());

@@ -129,6 +129,33 @@ pub struct StoreConfig {
     /// Largest message body accepted (`maxMessageSize`, 4 MiB).
     pub max_message_size: usize,
     pub retention: RetentionConfig,
+    /// Delay of each level, level 1 first (`messageDelayLevel`).
+    pub delay_levels: Vec<Duration>,
+}
+
+/// Topic of delayed messages: queue `level − 1` per delay level.
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// RocketMQ's `messageDelayLevel` default.
+pub const DEFAULT_DELAY_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+/// Parses `messageDelayLevel` (`1s 5s 1m 2h 1d`).
+pub fn parse_delay_levels(text: &str) -> Option<Vec<Duration>> {
+    text.split_whitespace()
+        .map(|level| {
+            let (number, unit) = level.split_at(level.len().checked_sub(1)?);
+            let n: u64 = number.parse().ok()?;
+            let secs = match unit {
+                "s" => n,
+                "m" => n * 60,
+                "h" => n * 3600,
+                "d" => n * 86_400,
+                _ => return None,
+            };
+            Some(Duration::from_secs(secs))
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|levels| !levels.is_empty())
 }
 
 impl StoreConfig {
@@ -144,6 +171,7 @@ impl StoreConfig {
             warm: WarmUp::default(),
             max_message_size: 4 * 1024 * 1024,
             retention: RetentionConfig::default(),
+            delay_levels: parse_delay_levels(DEFAULT_DELAY_LEVELS).unwrap_or_default(),
         }
     }
 
@@ -537,3 +565,18 @@ impl Store {
 
 /// How often the retention thread runs.
 pub(crate) const RETENTION_PERIOD: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_levels_parse_like_rocketmq() {
+        let levels = parse_delay_levels(DEFAULT_DELAY_LEVELS).unwrap();
+        assert_eq!(levels.len(), 18);
+        assert_eq!(levels[2], Duration::from_secs(10));
+        assert_eq!(levels[17], Duration::from_secs(7200));
+        assert_eq!(parse_delay_levels("1d 500ms"), None);
+        assert_eq!(parse_delay_levels(""), None);
+    }
+}

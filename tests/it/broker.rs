@@ -18,6 +18,14 @@ use super::store::temp_dir;
 use super::support::{connect, route_request, TIMEOUT};
 
 pub async fn start_standalone(dir: &Path, flush: FlushMode) -> (NameServer, Broker) {
+    start_with(dir, flush, |_| {}).await
+}
+
+pub async fn start_with(
+    dir: &Path,
+    flush: FlushMode,
+    tune: impl FnOnce(&mut BrokerConfig),
+) -> (NameServer, Broker) {
     let namesrv = namesrv::start(NamesrvConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..NamesrvConfig::default()
@@ -29,6 +37,7 @@ pub async fn start_standalone(dir: &Path, flush: FlushMode) -> (NameServer, Brok
     config.namesrv_addrs = vec![namesrv.local_addr()];
     config.store.commit_log_file_size = 64 << 20;
     config.store.flush.mode = flush;
+    tune(&mut config);
     let broker = broker::start(config).await.unwrap();
     (namesrv, broker)
 }
@@ -507,6 +516,121 @@ async fn orderly_consumers_lock_queues_exclusively() {
         .await
         .unwrap();
     assert_eq!(locked(b), mqs, "released by a, renewed by b");
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Polls a queue from 0 until it holds `count` messages; returns the records' raw bytes.
+async fn wait_for_messages(
+    client: &RemotingClient,
+    topic: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<bytes::Bytes> {
+    let start = Instant::now();
+    loop {
+        let r = client
+            .invoke(pull_request("probe", topic, 0, 0, 0), TIMEOUT)
+            .await
+            .unwrap();
+        let mut records = Vec::new();
+        let mut buf = r.body.clone();
+        while !buf.is_empty() {
+            let size = Record::decode(&buf, true).unwrap().size;
+            records.push(buf.split_to(size));
+        }
+        if records.len() >= count {
+            return records;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{topic}: {} of {count} messages after {within:?}",
+            records.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn delayed_messages_retries_and_dead_letters() {
+    let dir = temp_dir("broker-retry");
+    let (_namesrv, broker) = start_with(&dir, FlushMode::Async, |config| {
+        config.store.delay_levels = (1..=18).map(|i| Duration::from_millis(100 * i)).collect();
+    })
+    .await;
+    let client = connect(broker.local_addr()).await;
+    // DELAY=3 (300 ms here): parked in SCHEDULE_TOPIC_XXXX queue 2, then delivered.
+    let mut delayed = send_request("Later", 0, "delayed", "t");
+    let props = format!("{}DELAY\u{1}3\u{2}", delayed.ext("i").unwrap());
+    delayed.ext_fields.as_mut().unwrap().insert("i", &props);
+    let sent_at = Instant::now();
+    let r = client.invoke(delayed, TIMEOUT).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    assert_eq!(
+        r.ext("queueId"),
+        Some("2"),
+        "answered with the schedule queue, as RocketMQ"
+    );
+    let records = wait_for_messages(&client, "Later", 1, Duration::from_secs(5)).await;
+    assert!(
+        sent_at.elapsed() >= Duration::from_millis(300),
+        "delivered early: {:?}",
+        sent_at.elapsed()
+    );
+    let record = Record::decode(&records[0], true).unwrap();
+    assert_eq!(record.body, b"delayed");
+    assert_eq!(properties::get(record.properties, properties::DELAY), None);
+    assert_eq!(
+        properties::get(record.properties, properties::REAL_TOPIC),
+        Some("Later")
+    );
+
+    // A consumer fails it: back to %RETRY%g after level 3 + 0.
+    let send_back = |offset: i64, max: i32| {
+        let ext: ExtFields = [
+            ("offset", offset.to_string()),
+            ("group", "g".to_string()),
+            ("delayLevel", "0".to_string()),
+            ("maxReconsumeTimes", max.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let mut cmd = RemotingCommand::request(RequestCode::CONSUMER_SEND_MSG_BACK);
+        cmd.ext_fields = Some(ext);
+        cmd
+    };
+    let r = client
+        .invoke(send_back(record.physical_offset, 16), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    let retried = wait_for_messages(&client, "%RETRY%g", 1, Duration::from_secs(5)).await;
+    let retry = Record::decode(&retried[0], true).unwrap();
+    assert_eq!(retry.reconsume_times, 1);
+    assert_eq!(retry.body, b"delayed");
+    assert_eq!(
+        properties::get(retry.properties, properties::RETRY_TOPIC),
+        Some("Later")
+    );
+    assert_eq!(
+        properties::get(retry.properties, properties::ORIGIN_MESSAGE_ID),
+        Some("UNIQ-delayed")
+    );
+
+    // Failed again with maxReconsumeTimes 1: dead letter.
+    let r = client
+        .invoke(send_back(retry.physical_offset, 1), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    let dead = wait_for_messages(&client, "%DLQ%g", 1, Duration::from_secs(5)).await;
+    assert_eq!(Record::decode(&dead[0], true).unwrap().reconsume_times, 2);
+    // An unknown offset is refused.
+    let r = client
+        .invoke(send_back(1 << 40, 16), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

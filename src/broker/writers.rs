@@ -1,0 +1,75 @@
+//! Routing of appends to the per-queue writers: one [`QueueWriter`] per queue, started on
+//! the store arbiter on first use. Shared (thread-locally) by the broker service and the
+//! delay scheduler; `try_send` so that a full writer mailbox is known at once.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Addr, ArbiterHandle, Supervisor};
+use tokio::sync::oneshot;
+
+use crate::actors::queue_writer::{Append, OwnedMessage, QueueWriter};
+use crate::actors::reput::Reput;
+use crate::store::{Appended, QueueKey, Store, StoreError};
+
+/// Why an append did not happen.
+#[derive(Debug)]
+pub enum AppendFailure {
+    /// The writer's mailbox is full (SYSTEM_BUSY).
+    Busy,
+    /// The writer stopped (restarting); try again.
+    Stopped,
+    Store(StoreError),
+}
+
+pub struct Writers {
+    map: RefCell<HashMap<QueueKey, Addr<QueueWriter>>>,
+    store: Arc<Store>,
+    reput: Addr<Reput>,
+    arbiter: ArbiterHandle,
+}
+
+impl Writers {
+    pub fn new(store: Arc<Store>, reput: Addr<Reput>, arbiter: ArbiterHandle) -> Self {
+        Self {
+            map: RefCell::new(HashMap::new()),
+            store,
+            reput,
+            arbiter,
+        }
+    }
+
+    fn writer(&self, key: &QueueKey) -> Addr<QueueWriter> {
+        if let Some(addr) = self.map.borrow().get(key).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let (store, reput, k) = (Arc::clone(&self.store), self.reput.clone(), key.clone());
+        let addr =
+            Supervisor::start_in_arbiter(&self.arbiter, move |_| QueueWriter::new(store, k, reput));
+        self.map.borrow_mut().insert(key.clone(), addr.clone());
+        addr
+    }
+
+    /// Appends `messages` to `key`'s queue, in order.
+    pub async fn append(
+        &self,
+        key: QueueKey,
+        messages: Vec<OwnedMessage>,
+    ) -> Result<Appended, AppendFailure> {
+        let (reply, appended) = oneshot::channel();
+        match self.writer(&key).try_send(Append { messages, reply }) {
+            Ok(()) => {}
+            Err(actix::dev::SendError::Full(_)) => return Err(AppendFailure::Busy),
+            Err(actix::dev::SendError::Closed(_)) => {
+                self.map.borrow_mut().remove(&key);
+                return Err(AppendFailure::Stopped);
+            }
+        }
+        match appended.await {
+            Ok(Ok(appended)) => Ok(appended),
+            Ok(Err(e)) => Err(AppendFailure::Store(e)),
+            Err(_) => Err(AppendFailure::Stopped),
+        }
+    }
+}
