@@ -25,13 +25,21 @@ use tokio::time::Instant;
 
 use super::topic_config::{EnsureRetryTopic, TopicConfigs};
 use crate::broker::clients::{ClientEffect, ClientTable};
+use crate::broker::pull::SubscriptionFilter;
 use crate::protocol::body::client::{HeartbeatData, SubscriptionData};
 use crate::protocol::header::broker::ConsumerGroupRequest;
 use crate::protocol::{LanguageCode, RemotingCommand, RequestCode};
 use crate::remoting::{ConnId, Connection};
 
+/// A group's subscription to a topic, with its expression compiled once.
+pub struct Subscription {
+    pub data: SubscriptionData,
+    /// The compiled filter, or the parser's message when the expression is bad.
+    pub filter: Result<Arc<SubscriptionFilter>, String>,
+}
+
 /// Subscriptions by (group, topic).
-pub type Subscriptions = HashMap<(String, String), SubscriptionData>;
+pub type Subscriptions = HashMap<(String, String), Arc<Subscription>>;
 pub type SubscriptionView = watch::Receiver<Arc<Subscriptions>>;
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -72,8 +80,21 @@ impl ClientManager {
                     self.topics.do_send(EnsureRetryTopic(group))
                 }
                 ClientEffect::SubscriptionsChanged => {
-                    self.publish
-                        .send_replace(Arc::new(self.table.subscriptions()));
+                    let compiled = self
+                        .table
+                        .subscriptions()
+                        .into_iter()
+                        .map(|(key, data)| {
+                            let filter = SubscriptionFilter::compile(
+                                data.expression_type.as_deref(),
+                                &data.sub_string,
+                            )
+                            .map(Arc::new)
+                            .map_err(|e| e.to_string());
+                            (key, Arc::new(Subscription { data, filter }))
+                        })
+                        .collect();
+                    self.publish.send_replace(Arc::new(compiled));
                 }
             }
         }

@@ -154,6 +154,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         long_poll,
         locks,
         writers,
+        filter_cache: Default::default(),
     });
     let server = server::serve(listener, Rc::new(service.clone()), ServerConfig::default())
         .map_err(|source| BrokerError::Listen {

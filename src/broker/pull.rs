@@ -12,6 +12,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::filter;
 use crate::protocol::ResponseCode;
 use crate::store::{QueueKey, Store, Unit};
 
@@ -140,68 +141,52 @@ pub fn read(
     }
 }
 
-/// A tag subscription (`*`, or `a || b`): matched on the tag hash in the consume queue, as
-/// RocketMQ brokers do; clients re-check the tag string. The hash set is the client's
-/// `codeSet` plus our own hashes of its (trimmed) `tagsSet`, which also covers clients that
-/// hash untrimmed tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagFilter {
-    all: bool,
-    codes: Vec<i64>,
-}
+/// A compiled subscription (tag expression or SQL92 selector) as the pull path uses it:
+/// tags on the consume-queue hash, SQL92 on the record's properties read in place.
+#[derive(Debug)]
+pub struct SubscriptionFilter(pub filter::Filter);
 
-impl TagFilter {
-    /// From an expression like `TagA || TagB` or `*`.
-    pub fn parse(expression: &str) -> Self {
-        let tags: Vec<&str> = expression
-            .split("||")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect();
-        Self::from_parts(
-            tags.is_empty() || tags.contains(&"*"),
-            tags.iter().copied(),
-            std::iter::empty(),
-        )
+impl SubscriptionFilter {
+    /// Compiles `expression` of the given `expressionType` (absent / `TAG` / `SQL92`).
+    pub fn compile(
+        expression_type: Option<&str>,
+        expression: &str,
+    ) -> Result<Self, filter::FilterError> {
+        let kind = filter::ExpressionType::from_header(expression_type)?;
+        filter::compile(kind, expression).map(Self)
     }
 
-    /// From a heartbeat's subscription.
-    pub fn from_subscription(sub: &crate::protocol::body::client::SubscriptionData) -> Self {
-        let expression = sub.sub_string.trim();
-        if expression.is_empty() || expression == "*" {
-            return Self::from_parts(true, std::iter::empty(), std::iter::empty());
-        }
-        let parsed = Self::parse(expression);
-        let tags = sub.tags_set.iter().map(|t| t.trim());
-        let mut filter = Self::from_parts(false, tags, sub.code_set.iter().copied());
-        filter.codes.extend(parsed.codes);
-        filter.codes.sort_unstable();
-        filter.codes.dedup();
-        filter
-    }
-
-    fn from_parts<'a>(
-        all: bool,
-        tags: impl Iterator<Item = &'a str>,
-        codes: impl Iterator<Item = i32>,
-    ) -> Self {
-        let mut codes: Vec<i64> = tags
-            .map(|t| i64::from(crate::protocol::message::java_hash(t)))
-            .chain(codes.map(i64::from))
-            .collect();
-        codes.sort_unstable();
-        codes.dedup();
-        Self { all, codes }
+    pub fn is_sql(&self) -> bool {
+        matches!(self.0, filter::Filter::Sql(_))
     }
 }
 
-impl MessageFilter for TagFilter {
+/// A record's properties string, read without copying.
+struct RecordProperties<'a>(&'a str);
+
+impl filter::Properties for RecordProperties<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        crate::protocol::properties::get(self.0, name)
+    }
+}
+
+impl MessageFilter for SubscriptionFilter {
     fn matches_unit(&self, unit: &Unit) -> bool {
-        self.all
-            || self
-                .codes
-                .binary_search(&i64::from(unit.tags_code as i32))
-                .is_ok()
+        match &self.0 {
+            filter::Filter::Tag(tags) => tags.matches_code(unit.tags_code),
+            filter::Filter::Sql(_) => true,
+        }
+    }
+
+    fn needs_properties(&self) -> bool {
+        self.is_sql()
+    }
+
+    fn matches_properties(&self, properties: &str) -> bool {
+        match &self.0 {
+            filter::Filter::Tag(_) => true,
+            filter::Filter::Sql(sql) => sql.evaluate(&RecordProperties(properties)),
+        }
     }
 }
 
@@ -254,27 +239,22 @@ mod tests {
     }
 
     #[test]
-    fn tag_filters_match_by_hash() {
-        let filter = TagFilter::parse(" TagA || TagB ");
-        assert!(filter.matches_unit(&unit("TagA")));
-        assert!(filter.matches_unit(&unit("TagB")));
-        assert!(!filter.matches_unit(&unit("TagC")));
-        assert!(TagFilter::parse("*").matches_unit(&unit("x")));
-        assert!(TagFilter::parse("").matches_unit(&unit("x")));
-        // rocketmq-client-rust 1.0 hashes untrimmed tags into codeSet: trimmed tagsSet wins.
-        let sub = crate::protocol::body::client::SubscriptionData {
-            topic: "T".into(),
-            sub_string: "TagA || TagB".into(),
-            tags_set: ["TagA".to_string(), "TagB".to_string()].into(),
-            code_set: [
-                crate::protocol::message::java_hash("TagA "),
-                crate::protocol::message::java_hash(" TagB"),
-            ]
-            .into(),
-            ..Default::default()
-        };
-        let filter = TagFilter::from_subscription(&sub);
-        assert!(filter.matches_unit(&unit("TagA")) && filter.matches_unit(&unit("TagB")));
-        assert!(!filter.matches_unit(&unit("TagC")));
+    fn subscription_filters_match_tags_by_hash_and_sql_by_properties() {
+        let tags = SubscriptionFilter::compile(None, " TagA || TagB ").unwrap();
+        assert!(tags.matches_unit(&unit("TagA")) && tags.matches_unit(&unit("TagB")));
+        assert!(!tags.matches_unit(&unit("TagC")));
+        assert!(SubscriptionFilter::compile(Some("TAG"), "*")
+            .unwrap()
+            .matches_unit(&unit("x")));
+        let sql = SubscriptionFilter::compile(Some("SQL92"), "a BETWEEN 3 AND 5").unwrap();
+        assert!(sql.needs_properties() && sql.matches_unit(&unit("anything")));
+        assert!(sql.matches_properties("a\u{1}4\u{2}"));
+        assert!(!sql.matches_properties("a\u{1}6\u{2}"));
+        assert!(
+            !sql.matches_properties("b\u{1}4\u{2}"),
+            "missing property: unknown, not true"
+        );
+        assert!(SubscriptionFilter::compile(Some("SQL92"), "a >").is_err());
+        assert!(SubscriptionFilter::compile(Some("XML"), "a").is_err());
     }
 }

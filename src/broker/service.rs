@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::pull::{self, MessageFilter, Pulled, TagFilter};
+use super::pull::{self, MessageFilter, Pulled, SubscriptionFilter};
 use super::retry;
 use super::writers::{AppendFailure, Writers};
 use super::BrokerConfig;
@@ -82,6 +82,9 @@ pub struct Parts {
     pub long_poll: Addr<LongPoll>,
     pub locks: Addr<QueueLocks>,
     pub writers: Rc<Writers>,
+    /// Compiled expressions of pull headers, by (type, expression).
+    pub filter_cache:
+        std::cell::RefCell<std::collections::HashMap<(String, String), Arc<SubscriptionFilter>>>,
 }
 
 /// The broker's [`Service`]: cheap to clone (one `Rc`).
@@ -340,43 +343,62 @@ impl BrokerService {
     }
 
     /// The filter of a pull: the header's expression when it carries one, else the group's
-    /// subscription from its heartbeats.
+    /// subscription from its heartbeats (compiled when it changed).
     fn pull_filter(
         &self,
         header: &PullRequest,
     ) -> Result<Arc<dyn MessageFilter + Send + Sync>, Box<RemotingCommand>> {
-        let sql = |kind: Option<&str>| {
-            kind.is_some_and(|k| !k.is_empty() && !k.eq_ignore_ascii_case("TAG"))
-        };
-        if header.sys_flag & pull_flag::SUBSCRIPTION != 0 {
-            if sql(header.expression_type.as_deref()) {
-                return Err(Box::new(self.sql_refused()));
-            }
-            return Ok(Arc::new(TagFilter::parse(
+        let filter: Arc<SubscriptionFilter> = if header.sys_flag & pull_flag::SUBSCRIPTION != 0 {
+            self.header_filter(
+                header.expression_type.as_deref(),
                 header.subscription.as_deref().unwrap_or("*"),
-            )));
-        }
-        let subscriptions = self.parts.subscriptions.borrow();
-        let Some(sub) = subscriptions.get(&(header.consumer_group.clone(), header.topic.clone()))
-        else {
-            return Err(Box::new(RemotingCommand::error(
-                ResponseCode::SUBSCRIPTION_NOT_EXIST,
-                format!(
-                    "the consumer's subscription not exist, group: {} topic: {}",
-                    header.consumer_group, header.topic
-                ),
-            )));
+            )
+            .map_err(|e| Box::new(parse_failed(&e)))?
+        } else {
+            let subscriptions = self.parts.subscriptions.borrow();
+            let key = (header.consumer_group.clone(), header.topic.clone());
+            let Some(sub) = subscriptions.get(&key) else {
+                return Err(Box::new(RemotingCommand::error(
+                    ResponseCode::SUBSCRIPTION_NOT_EXIST,
+                    format!(
+                        "the consumer's subscription not exist, group: {} topic: {}",
+                        header.consumer_group, header.topic
+                    ),
+                )));
+            };
+            if sub.data.sub_version < header.sub_version {
+                return Err(Box::new(RemotingCommand::error(
+                    ResponseCode::SUBSCRIPTION_NOT_LATEST,
+                    "the consumer's subscription not latest",
+                )));
+            }
+            sub.filter.clone().map_err(|e| Box::new(parse_failed(&e)))?
         };
-        if sub.sub_version < header.sub_version {
-            return Err(Box::new(RemotingCommand::error(
-                ResponseCode::SUBSCRIPTION_NOT_LATEST,
-                "the consumer's subscription not latest",
-            )));
-        }
-        if sql(sub.expression_type.as_deref()) {
+        if filter.is_sql() && !self.parts.config.enable_property_filter {
             return Err(Box::new(self.sql_refused()));
         }
-        Ok(Arc::new(TagFilter::from_subscription(sub)))
+        Ok(filter)
+    }
+
+    /// Compiles an expression that came in a request header, caching it: lite-pull
+    /// consumers send the same expression with every pull.
+    fn header_filter(
+        &self,
+        kind: Option<&str>,
+        expression: &str,
+    ) -> Result<Arc<SubscriptionFilter>, String> {
+        let key = (kind.unwrap_or("").to_owned(), expression.to_owned());
+        if let Some(filter) = self.parts.filter_cache.borrow().get(&key) {
+            return Ok(Arc::clone(filter));
+        }
+        let filter =
+            Arc::new(SubscriptionFilter::compile(kind, expression).map_err(|e| e.to_string())?);
+        let mut cache = self.parts.filter_cache.borrow_mut();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&filter));
+        Ok(filter)
     }
 
     fn sql_refused(&self) -> RemotingCommand {
@@ -839,16 +861,24 @@ impl BrokerService {
         }
         let check: Check = fastjson::from_slice(&req.body)
             .map_err(|e| HeaderError::Body(format!("check client config: {e}")))?;
-        let kind = check.subscription_data.and_then(|s| s.expression_type);
-        if kind
-            .as_deref()
-            .is_some_and(|k| !k.eq_ignore_ascii_case("TAG"))
-            && !self.parts.config.enable_property_filter
-        {
-            return Ok(self.sql_refused());
+        let Some(sub) = check.subscription_data else {
+            return Ok(ok());
+        };
+        match SubscriptionFilter::compile(sub.expression_type.as_deref(), &sub.sub_string) {
+            Err(e) => Ok(parse_failed(&e.to_string())),
+            Ok(filter) if filter.is_sql() && !self.parts.config.enable_property_filter => {
+                Ok(self.sql_refused())
+            }
+            Ok(_) => Ok(ok()),
         }
-        Ok(ok())
     }
+}
+
+fn parse_failed(message: &str) -> RemotingCommand {
+    RemotingCommand::error(
+        ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+        format!("parse the consumer's subscription failed: {message}"),
+    )
 }
 
 fn pull_response(pulled: Pulled) -> RemotingCommand {

@@ -12,9 +12,7 @@ use super::error::{FilterError, Span};
 
 /// Java's `String.hashCode` of a tag: `h = 31·h + c` over UTF-16 code units, wrapping.
 pub fn tag_hash(tag: &str) -> i32 {
-    tag.encode_utf16().fold(0i32, |h, unit| {
-        h.wrapping_mul(31).wrapping_add(i32::from(unit))
-    })
+    crate::protocol::message::java_hash(tag)
 }
 
 /// A compiled tag expression.

@@ -2,6 +2,7 @@
 
 mod broker;
 mod broker_crash;
+mod broker_filter;
 mod codec;
 mod filter;
 mod malformed;
