@@ -126,7 +126,13 @@ impl Actor for ClientManager {
     }
 }
 
-impl Supervised for ClientManager {}
+impl Supervised for ClientManager {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // Clients re-register with their next heartbeat (every 30 s).
+        self.table = ClientTable::default();
+        self.conns.clear();
+    }
+}
 
 /// HEART_BEAT from a connection.
 #[derive(Message)]
@@ -138,10 +144,12 @@ pub struct Heartbeat {
 
 impl Handler<Heartbeat> for ClientManager {
     type Result = ();
-    fn handle(&mut self, msg: Heartbeat, _: &mut Context<Self>) {
-        self.conns.insert(msg.conn.id, msg.conn.clone());
-        let effects = self.table.heartbeat(msg.conn.id, msg.data, Instant::now());
-        self.apply(effects);
+    fn handle(&mut self, msg: Heartbeat, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            this.conns.insert(msg.conn.id, msg.conn.clone());
+            let effects = this.table.heartbeat(msg.conn.id, msg.data, Instant::now());
+            this.apply(effects);
+        });
     }
 }
 
@@ -155,11 +163,13 @@ pub struct Unregister {
 
 impl Handler<Unregister> for ClientManager {
     type Result = ();
-    fn handle(&mut self, msg: Unregister, _: &mut Context<Self>) {
-        let effects = self
-            .table
-            .unregister(&msg.client_id, msg.consumer_group.as_deref());
-        self.apply(effects);
+    fn handle(&mut self, msg: Unregister, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let effects = this
+                .table
+                .unregister(&msg.client_id, msg.consumer_group.as_deref());
+            this.apply(effects);
+        });
     }
 }
 
@@ -170,10 +180,12 @@ pub struct ConnectionClosed(pub ConnId);
 
 impl Handler<ConnectionClosed> for ClientManager {
     type Result = ();
-    fn handle(&mut self, msg: ConnectionClosed, _: &mut Context<Self>) {
-        self.conns.remove(&msg.0);
-        let effects = self.table.disconnected(msg.0);
-        self.apply(effects);
+    fn handle(&mut self, msg: ConnectionClosed, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            this.conns.remove(&msg.0);
+            let effects = this.table.disconnected(msg.0);
+            this.apply(effects);
+        });
     }
 }
 
@@ -184,7 +196,10 @@ pub struct ConsumerIds(pub String);
 
 impl Handler<ConsumerIds> for ClientManager {
     type Result = MessageResult<ConsumerIds>;
-    fn handle(&mut self, msg: ConsumerIds, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.table.consumer_ids(&msg.0))
+    fn handle(&mut self, msg: ConsumerIds, ctx: &mut Context<Self>) -> Self::Result {
+        super::guard(self, ctx, |this, _| {
+            MessageResult(this.table.consumer_ids(&msg.0))
+        })
+        .unwrap_or_else(|| MessageResult(Vec::new()))
     }
 }

@@ -107,15 +107,17 @@ pub struct Commit {
 
 impl Handler<Commit> for ConsumerOffsets {
     type Result = ();
-    fn handle(&mut self, msg: Commit, _: &mut Context<Self>) {
-        let queues = self
-            .table
-            .offset_table
-            .entry(Self::key(&msg.group, &msg.topic))
-            .or_default();
-        if queues.insert(msg.queue_id, msg.offset) != Some(msg.offset) {
-            self.dirty = true;
-        }
+    fn handle(&mut self, msg: Commit, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let queues = this
+                .table
+                .offset_table
+                .entry(Self::key(&msg.group, &msg.topic))
+                .or_default();
+            if queues.insert(msg.queue_id, msg.offset) != Some(msg.offset) {
+                this.dirty = true;
+            }
+        });
     }
 }
 
@@ -130,12 +132,15 @@ pub struct Query {
 
 impl Handler<Query> for ConsumerOffsets {
     type Result = Option<i64>;
-    fn handle(&mut self, msg: Query, _: &mut Context<Self>) -> Option<i64> {
-        self.table
-            .offset_table
-            .get(&Self::key(&msg.group, &msg.topic))?
-            .get(&msg.queue_id)
-            .copied()
+    fn handle(&mut self, msg: Query, ctx: &mut Context<Self>) -> Option<i64> {
+        super::guard(self, ctx, |this, _| {
+            this.table
+                .offset_table
+                .get(&Self::key(&msg.group, &msg.topic))?
+                .get(&msg.queue_id)
+                .copied()
+        })
+        .flatten()
     }
 }
 

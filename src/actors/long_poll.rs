@@ -93,7 +93,12 @@ impl Actor for LongPoll {
     }
 }
 
-impl Supervised for LongPoll {}
+impl Supervised for LongPoll {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // Dropping the held pulls answers them with what they found (nothing).
+        self.table = HoldTable::default();
+    }
+}
 
 /// Hold a pull until `deadline`.
 #[derive(Message)]
@@ -105,9 +110,11 @@ pub struct Hold {
 
 impl Handler<Hold> for LongPoll {
     type Result = ();
-    fn handle(&mut self, msg: Hold, _: &mut Context<Self>) {
-        // A message may have arrived between the service's read and now: check once more.
-        self.recheck(msg.deadline, msg.task);
+    fn handle(&mut self, msg: Hold, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            // A message may have arrived between the service's read and now: check once more.
+            this.recheck(msg.deadline, msg.task);
+        });
     }
 }
 
@@ -118,12 +125,14 @@ pub struct Arrived(pub Vec<Arrival>);
 
 impl Handler<Arrived> for LongPoll {
     type Result = ();
-    fn handle(&mut self, msg: Arrived, _: &mut Context<Self>) {
-        for arrival in msg.0 {
-            for (deadline, task) in self.table.take_queue(&arrival.queue) {
-                self.recheck(deadline, task);
+    fn handle(&mut self, msg: Arrived, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            for arrival in msg.0 {
+                for (deadline, task) in this.table.take_queue(&arrival.queue) {
+                    this.recheck(deadline, task);
+                }
             }
-        }
+        });
     }
 }
 

@@ -13,3 +13,38 @@ pub mod registry;
 pub mod reput;
 pub mod route_table;
 pub mod topic_config;
+
+use actix::{Actor, ActorContext, Context};
+
+/// Runs the work of a message handler. A panic does not take the arbiter's task down with
+/// it: it is logged, the actor is stopped, and its `Supervisor` restarts it — `restarting`,
+/// then `started`, which reloads the actor's state from its files. The message that caused
+/// it gets no reply (its sender sees the mailbox error).
+pub(crate) fn guard<A, R>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    body: impl FnOnce(&mut A, &mut Context<A>) -> R,
+) -> Option<R>
+where
+    A: Actor<Context = Context<A>>,
+{
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(actor, ctx))) {
+        Ok(result) => Some(result),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(actor = std::any::type_name::<A>(), panic = %what, "actor panicked; restarting it");
+            ctx.stop();
+            None
+        }
+    }
+}
+
+/// Makes an actor panic (tests of supervision; nothing on the network can send it).
+#[doc(hidden)]
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Poison;

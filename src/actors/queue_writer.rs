@@ -94,8 +94,10 @@ pub struct Append {
 impl Handler<Append> for QueueWriter {
     type Result = ();
 
-    fn handle(&mut self, msg: Append, _: &mut Context<Self>) {
-        let _ = msg.reply.send(self.append(&msg.messages));
+    fn handle(&mut self, msg: Append, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let _ = msg.reply.send(this.append(&msg.messages));
+        });
     }
 }
 

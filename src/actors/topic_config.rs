@@ -212,6 +212,13 @@ impl Actor for TopicConfigs {
 
 impl Supervised for TopicConfigs {}
 
+impl Handler<super::Poison> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, _: super::Poison, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |_, _| panic!("poisoned on purpose"));
+    }
+}
+
 /// Create or replace a topic (UPDATE_AND_CREATE_TOPIC).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -219,8 +226,10 @@ pub struct Upsert(pub TopicConfig);
 
 impl Handler<Upsert> for TopicConfigs {
     type Result = ();
-    fn handle(&mut self, msg: Upsert, _: &mut Context<Self>) {
-        self.upsert(msg.0);
+    fn handle(&mut self, msg: Upsert, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            this.upsert(msg.0);
+        });
     }
 }
 
@@ -231,10 +240,12 @@ pub struct Delete(pub String);
 
 impl Handler<Delete> for TopicConfigs {
     type Result = ();
-    fn handle(&mut self, msg: Delete, _: &mut Context<Self>) {
-        if self.topics.table.remove(&msg.0).is_some() {
-            self.changed();
-        }
+    fn handle(&mut self, msg: Delete, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            if this.topics.table.remove(&msg.0).is_some() {
+                this.changed();
+            }
+        });
     }
 }
 
@@ -251,11 +262,12 @@ pub struct AutoCreate {
 
 impl Handler<AutoCreate> for TopicConfigs {
     type Result = Result<TopicConfig, (ResponseCode, String)>;
-    fn handle(&mut self, msg: AutoCreate, _: &mut Context<Self>) -> Self::Result {
-        if let Some(existing) = self.topics.table.get(&msg.topic) {
+    fn handle(&mut self, msg: AutoCreate, ctx: &mut Context<Self>) -> Self::Result {
+        super::guard(self, ctx, |this, _| {
+        if let Some(existing) = this.topics.table.get(&msg.topic) {
             return Ok(existing.clone());
         }
-        let template = self
+        let template = this
             .topics
             .table
             .get(&msg.default_topic)
@@ -275,8 +287,10 @@ impl Handler<AutoCreate> for TopicConfigs {
         config.perm = template.perm & !perm::INHERIT;
         config.topic_sys_flag = msg.topic_sys_flag;
         tracing::info!(topic = %config.topic_name, queues, "auto-created topic");
-        self.upsert(config.clone());
+        this.upsert(config.clone());
         Ok(config)
+        })
+        .unwrap_or_else(|| Err((ResponseCode::SYSTEM_ERROR, "topic table restarting, retry".to_owned())))
     }
 }
 
@@ -287,10 +301,12 @@ pub struct EnsureTopic(pub TopicConfig);
 
 impl Handler<EnsureTopic> for TopicConfigs {
     type Result = ();
-    fn handle(&mut self, msg: EnsureTopic, _: &mut Context<Self>) {
-        if !self.topics.table.contains_key(&msg.0.topic_name) {
-            self.upsert(msg.0);
-        }
+    fn handle(&mut self, msg: EnsureTopic, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            if !this.topics.table.contains_key(&msg.0.topic_name) {
+                this.upsert(msg.0);
+            }
+        });
     }
 }
 
@@ -301,11 +317,13 @@ pub struct EnsureRetryTopic(pub String);
 
 impl Handler<EnsureRetryTopic> for TopicConfigs {
     type Result = ();
-    fn handle(&mut self, msg: EnsureRetryTopic, _: &mut Context<Self>) {
-        let topic = format!("{RETRY_PREFIX}{}", msg.0);
-        if !self.topics.table.contains_key(&topic) {
-            self.upsert(TopicConfig::new(topic, 1));
-        }
+    fn handle(&mut self, msg: EnsureRetryTopic, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let topic = format!("{RETRY_PREFIX}{}", msg.0);
+            if !this.topics.table.contains_key(&topic) {
+                this.upsert(TopicConfig::new(topic, 1));
+            }
+        });
     }
 }
 

@@ -113,7 +113,8 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let offsets = Supervisor::start(move |_| ConsumerOffsets::new(offsets_file));
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
     let clients = Supervisor::start(move |_| clients_actor);
-    let long_poll = LongPoll::new(Arc::clone(&store)).start();
+    let poll_store = Arc::clone(&store);
+    let long_poll = Supervisor::start(move |_| LongPoll::new(poll_store));
     let locks = Supervisor::start(|_| QueueLocks::default());
     let reput_arbiter = Arbiter::new();
     let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());

@@ -634,3 +634,43 @@ async fn delayed_messages_retries_and_dead_letters() {
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[actix_rt::test]
+async fn a_panicking_actor_is_restarted_with_its_state() {
+    use apogee::actors::Poison;
+    let dir = temp_dir("broker-panic");
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let client = connect(broker.local_addr()).await;
+    let sent = client
+        .invoke(send_request("BeforePanic", 0, "x", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(sent.response_code(), ResponseCode::SUCCESS);
+    tokio::time::sleep(Duration::from_millis(300)).await; // topics.json written
+    let topics = broker.service.parts().topic_actor.clone();
+    topics.send(Poison).await.unwrap(); // caught, logged, actor stopped
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Restarted: it reloaded topics.json and serves again.
+    let all = client
+        .invoke(
+            RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let table: apogee::protocol::body::TopicConfigWrapper =
+        serde_json::from_slice(&all.body).unwrap();
+    assert!(table.topic_config_table.contains_key("BeforePanic"));
+    let after = client
+        .invoke(send_request("AfterPanic", 0, "y", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.response_code(),
+        ResponseCode::SUCCESS,
+        "auto-create works after the restart"
+    );
+    assert!(topics.connected());
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
