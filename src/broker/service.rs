@@ -113,7 +113,7 @@ impl BrokerService {
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => self.pull(&req).await,
             RequestCode::QUERY_CONSUMER_OFFSET => self.query_offset(&req).await,
             RequestCode::UPDATE_CONSUMER_OFFSET => self.update_offset(&req),
-            RequestCode::HEART_BEAT => self.heartbeat(conn, &req),
+            RequestCode::HEART_BEAT => self.heartbeat(conn, &req).await,
             RequestCode::UNREGISTER_CLIENT => self.unregister_client(&req),
             RequestCode::GET_CONSUMER_LIST_BY_GROUP => self.consumer_list(&req).await,
             RequestCode::GET_MAX_OFFSET => self.max_offset(&req),
@@ -517,13 +517,18 @@ impl BrokerService {
         Ok(ok())
     }
 
-    fn heartbeat(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
+    /// HEART_BEAT: answered once the client manager has applied it, as the Java broker
+    /// does, so that the client's next pull already sees its subscription.
+    async fn heartbeat(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
         let data: HeartbeatData = fastjson::from_slice(&req.body)
             .map_err(|e| HeaderError::Body(format!("heartbeat: {e}")))?;
-        self.parts.clients.do_send(client_manager::Heartbeat {
-            conn: conn.clone(),
-            data,
-        });
+        self.parts
+            .clients
+            .send(client_manager::Heartbeat {
+                conn: conn.clone(),
+                data,
+            })
+            .await?;
         Ok(ok())
     }
 
