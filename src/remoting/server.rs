@@ -176,8 +176,12 @@ async fn serve_connection<S: Service>(
         let conn = conn.clone();
         tokio::task::spawn_local(async move {
             let oneway = request.is_oneway();
-            let (opaque, serialize_type) = (request.opaque, request.serialize_type);
+            let (opaque, serialize_type, code) =
+                (request.opaque, request.serialize_type, request.code);
             let response = service.call(&conn, request).await;
+            if let Some(r) = response.as_ref().filter(|r| is_failure(r.code)) {
+                debug!(peer = %conn.peer, request = code, response = r.code, remark = ?r.remark, "request refused");
+            }
             if let (Some(response), false) = (response, oneway) {
                 let mut response = response.answering_ids(opaque, serialize_type);
                 response.flag &= !crate::protocol::FLAG_ONEWAY;
@@ -208,6 +212,19 @@ async fn write_loop(
             return;
         }
     }
+}
+
+/// Response codes that mean the request failed (not the normal "nothing yet" answers).
+fn is_failure(code: i32) -> bool {
+    use crate::protocol::ResponseCode as C;
+    !matches!(
+        C::from_wire(code),
+        C::SUCCESS
+            | C::PULL_NOT_FOUND
+            | C::PULL_RETRY_IMMEDIATELY
+            | C::PULL_OFFSET_MOVED
+            | C::QUERY_NOT_FOUND
+    )
 }
 
 /// Logs where a server listens.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The full test suite: the crate's own tests, then the interop suites in which clients
+# nobody on this team wrote (the official Java client 4.9.x and 5.x, rocketmq-client-rust
+# 1.0.0) run unchanged against `apogee standalone`.
+#
+#   scripts/test-all.sh              # everything
+#   SKIP_INTEROP=1 scripts/test-all.sh   # the crate's tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test"
+cargo test
+
+if [[ -n ${SKIP_INTEROP:-} ]]; then
+    echo "== interop skipped (SKIP_INTEROP)"
+    exit 0
+fi
+
+echo "== cargo build --release (the broker the interop suites run against)"
+cargo build --release --quiet
+export APOGEE_BIN="$PWD/target/release/apogee"
+
+echo "== interop: Java client"
+interop/java/run.sh
+
+echo "== interop: rocketmq-client-rust"
+interop/rust-client/run.sh
