@@ -79,10 +79,12 @@ struct NamesrvArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-        // Logs go to stderr; stdout carries only the one "listening on" line scripts wait for.
+    // Logs go to stderr; stdout carries only the one "listening on" line scripts wait for.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     match Cli::parse().command {
         Command::Namesrv(args) => run_namesrv(args),
