@@ -64,6 +64,11 @@ impl Broker {
         self.server.local_addr
     }
 
+    /// The arbiter the queue writers run on (diagnostics and tests).
+    pub fn store_arbiter(&self) -> actix::ArbiterHandle {
+        self.arbiters[1].handle()
+    }
+
     /// Unregisters, persists offsets, stops serving and closes the store cleanly.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.registrar.do_send(registrar::Unregister);

@@ -40,15 +40,19 @@ impl Writers {
         }
     }
 
-    fn writer(&self, key: &QueueKey) -> Addr<QueueWriter> {
+    /// Sends through the one stored `Addr` of the queue's writer. (Each clone of an actix
+    /// `Addr` carries its own guaranteed mailbox slot: sending through fresh clones would
+    /// make the mailbox unbounded.)
+    fn try_send(&self, key: &QueueKey, msg: Append) -> Result<(), actix::dev::SendError<Append>> {
         if let Some(addr) = self.map.borrow().get(key).filter(|a| a.connected()) {
-            return addr.clone();
+            return addr.try_send(msg);
         }
         let (store, reput, k) = (Arc::clone(&self.store), self.reput.clone(), key.clone());
         let addr =
             Supervisor::start_in_arbiter(&self.arbiter, move |_| QueueWriter::new(store, k, reput));
-        self.map.borrow_mut().insert(key.clone(), addr.clone());
-        addr
+        let sent = addr.try_send(msg);
+        self.map.borrow_mut().insert(key.clone(), addr);
+        sent
     }
 
     /// Appends `messages` to `key`'s queue, in order.
@@ -58,7 +62,7 @@ impl Writers {
         messages: Vec<OwnedMessage>,
     ) -> Result<Appended, AppendFailure> {
         let (reply, appended) = oneshot::channel();
-        match self.writer(&key).try_send(Append { messages, reply }) {
+        match self.try_send(&key, Append { messages, reply }) {
             Ok(()) => {}
             Err(actix::dev::SendError::Full(_)) => return Err(AppendFailure::Busy),
             Err(actix::dev::SendError::Closed(_)) => {

@@ -674,3 +674,59 @@ async fn a_panicking_actor_is_restarted_with_its_state() {
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[actix_rt::test]
+async fn a_full_writer_mailbox_is_system_busy_at_once() {
+    let dir = temp_dir("broker-busy");
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let client = connect(broker.local_addr()).await;
+    let first = client
+        .invoke(send_request("Busy", 0, "warm", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(first.response_code(), ResponseCode::SUCCESS);
+    // Stall the store arbiter: the writer of queue 1 cannot start or drain its mailbox.
+    broker
+        .store_arbiter()
+        .spawn(async { std::thread::sleep(Duration::from_millis(1500)) });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let sends: Vec<_> = (0..64)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let r = client
+                    .invoke(send_request("Busy", 1, &format!("b{i}"), "t"), TIMEOUT)
+                    .await
+                    .unwrap();
+                (r.response_code(), r.remark, started.elapsed())
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    let mut stored = 0;
+    for send in sends {
+        let (code, remark, took) = send.await.unwrap();
+        match code {
+            ResponseCode::SYSTEM_BUSY => {
+                busy += 1;
+                assert!(
+                    took < Duration::from_millis(1000),
+                    "busy answered late: {took:?}"
+                );
+                assert!(remark.unwrap().contains("system busy"));
+            }
+            ResponseCode::SUCCESS => stored += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(busy > 0 && stored > 0, "busy {busy}, stored {stored}");
+    // The connection and the queue work again.
+    let after = client
+        .invoke(send_request("Busy", 1, "after", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(after.response_code(), ResponseCode::SUCCESS);
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
