@@ -208,6 +208,50 @@ fn store_run(dir: &Path, mode: FlushMode, writers: i32, mib: u64, seconds: u64) 
     counter.load(Ordering::Relaxed) as f64 / secs / 1e6
 }
 
+/// SYNC_FLUSH with async waiters, as the broker waits: `writers` tasks on one runtime
+/// thread, each appending one record and awaiting `Store::durable`; the flusher thread does
+/// the msync for all of them. Returns MB/s.
+fn store_run_async_waiters(dir: &Path, writers: i32, seconds: u64) -> f64 {
+    let root = dir.join(format!("store-sync-async-{writers}"));
+    let (store, _) = Store::open(config(&root, FlushMode::Sync)).unwrap();
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let monitor = live(
+        format!("Sync async-waiters x{writers}"),
+        Arc::clone(&counter),
+        Arc::clone(&done),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    runtime.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        for q in 0..writers {
+            let (store, counter) = (Arc::clone(&store), Arc::clone(&counter));
+            local.spawn_local(async move {
+                let body = vec![b'x'; RECORD_BODY];
+                let mut appender = store.queue_appender(QueueKey::new("Bench", q)).unwrap();
+                while Instant::now() < deadline {
+                    let appended = appender.append(&[message("Bench", q, &body)]).unwrap();
+                    store.durable(appended.end).await.unwrap();
+                    counter.fetch_add(appended.placed[0].size as u64, Ordering::Relaxed);
+                }
+            });
+        }
+        local.await;
+    });
+    let secs = start.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    monitor.join().unwrap();
+    store.shutdown().unwrap();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&root);
+    counter.load(Ordering::Relaxed) as f64 / secs / 1e6
+}
+
 const CHILD_ENV: &str = "APOGEE_BENCH_RECOVERY_CHILD";
 
 /// The recovery child: fill `gib` GiB, say so, keep writing until killed.
@@ -303,6 +347,14 @@ fn main() {
                 100.0 * mbps / synced
             );
         }
+    }
+    for writers in [8, 64] {
+        let mbps = store_run_async_waiters(&dir, writers, args.seconds);
+        println!(
+            "| Sync, async waiters (as the broker) | {writers} | {mbps:.1} | {:.0} % | {:.0} % |",
+            100.0 * mbps / bulk,
+            100.0 * mbps / synced
+        );
     }
     for gib in args.recovery_gib {
         let (elapsed, end) = recovery(&dir, gib);
