@@ -48,13 +48,7 @@ impl ConsumerOffsets {
         self.table.data_version.counter += 1;
         self.table.data_version.timestamp = crate::util::now_ms();
         if let Some(persist) = &self.persist {
-            let mut out = Vec::new();
-            let mut ser = serde_json::Serializer::with_formatter(
-                &mut out,
-                serde_json::ser::PrettyFormatter::with_indent(b"\t"),
-            );
-            let _ = serde::Serialize::serialize(&self.table, &mut ser);
-            persist.send_replace(out);
+            persist.send_replace(config_files::to_json_pretty(&self.table));
         }
     }
 }
@@ -72,7 +66,7 @@ impl Actor for ConsumerOffsets {
             }
         };
         let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(super::topic_config::write_loop(self.file.clone(), rx));
+        actix::spawn(super::persist_latest(self.file.clone(), rx));
         self.persist = Some(tx);
         ctx.run_interval(Duration::from_secs(5), |offsets, _| offsets.flush());
     }

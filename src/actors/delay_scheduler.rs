@@ -83,7 +83,7 @@ impl DelayScheduler {
             ..DelayOffsets::default()
         };
         if let Some(persist) = &self.persist {
-            persist.send_replace(serde_json::to_vec_pretty(&table).unwrap_or_default());
+            persist.send_replace(config_files::to_json_pretty(&table));
         }
     }
 }
@@ -168,7 +168,7 @@ impl Actor for DelayScheduler {
             }
         };
         let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(super::topic_config::write_loop(self.file.clone(), rx));
+        actix::spawn(super::persist_latest(self.file.clone(), rx));
         self.persist = Some(tx);
         ctx.run_interval(Duration::from_millis(100), |scheduler, ctx| {
             scheduler.tick(ctx)

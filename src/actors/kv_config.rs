@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use actix::prelude::*;
 use tokio::sync::watch;
-use tracing::{error, warn};
+use tracing::warn;
 
 use crate::namesrv::kv::KvStore;
 use crate::store::config_file;
@@ -61,20 +61,6 @@ impl KvConfig {
     }
 }
 
-async fn write_loop(path: PathBuf, mut latest: watch::Receiver<Vec<u8>>) {
-    while latest.changed().await.is_ok() {
-        let content = latest.borrow_and_update().clone();
-        let target = path.clone();
-        let written =
-            tokio::task::spawn_blocking(move || config_file::write_atomic(&target, &content)).await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => error!(path = %path.display(), error = %e, "cannot persist KV config"),
-            Err(e) => error!(error = %e, "KV config writer failed"),
-        }
-    }
-}
-
 impl Actor for KvConfig {
     type Context = Context<Self>;
 
@@ -83,7 +69,7 @@ impl Actor for KvConfig {
         self.load();
         if let Some(path) = &self.path {
             let (tx, rx) = watch::channel(Vec::new());
-            actix::spawn(write_loop(path.clone(), rx));
+            actix::spawn(super::persist_latest(path.clone(), rx));
             self.persist = Some(tx);
         }
     }

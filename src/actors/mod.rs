@@ -48,3 +48,29 @@ where
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct Poison;
+
+/// Writes the newest content sent on `latest` to `path`, atomically, on a blocking thread:
+/// actors hand their config file's content over here and never wait for the disk. When
+/// several versions arrive during one write, only the newest is written next.
+pub(crate) async fn persist_latest(
+    path: std::path::PathBuf,
+    mut latest: tokio::sync::watch::Receiver<Vec<u8>>,
+) {
+    while latest.changed().await.is_ok() {
+        let content = latest.borrow_and_update().clone();
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            crate::store::config_file::write_atomic(&target, &content)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot persist config file")
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "config file writer failed")
+            }
+        }
+    }
+}

@@ -161,7 +161,7 @@ impl TopicConfigs {
                 data_version: self.topics.data_version.clone(),
                 topic_config_table: self.topics.table.clone(),
             };
-            persist.send_replace(pretty_json(&wrapper));
+            persist.send_replace(config_files::to_json_pretty(&wrapper));
         }
     }
 
@@ -173,38 +173,13 @@ impl TopicConfigs {
     }
 }
 
-fn pretty_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
-    );
-    let _ = value.serialize(&mut ser);
-    out
-}
-
-/// Writes the newest content of `latest` to `path`, atomically, off the actor thread.
-pub(crate) async fn write_loop(path: PathBuf, mut latest: watch::Receiver<Vec<u8>>) {
-    while latest.changed().await.is_ok() {
-        let content = latest.borrow_and_update().clone();
-        let target = path.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            crate::store::config_file::write_atomic(&target, &content)
-        })
-        .await;
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::error!(path = %path.display(), "cannot persist config file");
-        }
-    }
-}
-
 impl Actor for TopicConfigs {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(write_loop(self.settings.file.clone(), rx));
+        actix::spawn(super::persist_latest(self.settings.file.clone(), rx));
         self.persist = Some(tx);
         self.load();
     }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, MailboxError};
+use actix::Addr;
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -32,34 +32,12 @@ use crate::protocol::message::{self, offset_msg_id};
 use crate::protocol::{
     fastjson, properties, HeaderError, RemotingCommand, RequestCode, ResponseCode,
 };
+use crate::remoting::reply::{error, respond, Reply};
 use crate::remoting::{Connection, LocalFuture, Service};
 use crate::store::{QueueKey, Store, StoreError};
 
 /// Longest a pull may be held, whatever the client asks (its own timeout is 30 s).
 const MAX_SUSPEND: Duration = Duration::from_secs(25);
-
-enum Failure {
-    Header(HeaderError),
-    Mailbox(MailboxError),
-}
-
-impl From<HeaderError> for Failure {
-    fn from(e: HeaderError) -> Self {
-        Failure::Header(e)
-    }
-}
-
-impl From<MailboxError> for Failure {
-    fn from(e: MailboxError) -> Self {
-        Failure::Mailbox(e)
-    }
-}
-
-type Reply = Result<RemotingCommand, Failure>;
-
-fn error(code: ResponseCode, remark: impl Into<String>) -> Reply {
-    Ok(RemotingCommand::error(code, remark))
-}
 
 fn ok() -> RemotingCommand {
     RemotingCommand::response(ResponseCode::SUCCESS)
@@ -135,20 +113,7 @@ impl BrokerService {
                 format!(" request type {} not supported", req.code),
             ),
         };
-        match result {
-            Ok(response) => response,
-            Err(Failure::Header(e)) => {
-                RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string())
-            }
-            Err(Failure::Mailbox(MailboxError::Timeout)) => RemotingCommand::error(
-                ResponseCode::SYSTEM_BUSY,
-                "[OVERLOAD]system busy, start flow control for a while",
-            ),
-            Err(Failure::Mailbox(MailboxError::Closed)) => RemotingCommand::error(
-                ResponseCode::SYSTEM_ERROR,
-                "a broker component is restarting, retry",
-            ),
-        }
+        respond(result)
     }
 
     fn topic(&self, name: &str) -> Option<TopicConfig> {

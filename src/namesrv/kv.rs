@@ -43,6 +43,6 @@ impl KvStore {
 
     /// The file form (standard JSON, pretty-printed like RocketMQ's config files).
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+        crate::store::config::to_json_pretty(self)
     }
 }

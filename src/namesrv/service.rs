@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use actix::{Addr, MailboxError};
+use actix::Addr;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -17,30 +17,11 @@ use crate::protocol::body::{
 };
 use crate::protocol::header::namesrv::*;
 use crate::protocol::{fastjson, HeaderError, RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::reply::{respond, Reply};
 use crate::remoting::{Connection, LocalFuture, Service};
 
 /// Brokers older than V3_0_11 send a bare topic-config wrapper instead of a RegisterBrokerBody.
 const VERSION_WITH_REGISTER_BODY: i32 = 37;
-
-/// Why a request failed, before it becomes a response code.
-enum Failure {
-    Header(HeaderError),
-    Mailbox(MailboxError),
-}
-
-impl From<HeaderError> for Failure {
-    fn from(e: HeaderError) -> Self {
-        Failure::Header(e)
-    }
-}
-
-impl From<MailboxError> for Failure {
-    fn from(e: MailboxError) -> Self {
-        Failure::Mailbox(e)
-    }
-}
-
-type Reply = Result<RemotingCommand, Failure>;
 
 /// The actors a name server's service talks to.
 #[derive(Clone)]
@@ -87,19 +68,7 @@ impl NamesrvService {
                 format!(" request type {} not supported", req.code),
             )),
         };
-        match result {
-            Ok(response) => response,
-            Err(Failure::Header(e)) => {
-                RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string())
-            }
-            Err(Failure::Mailbox(MailboxError::Timeout)) => {
-                RemotingCommand::error(ResponseCode::SYSTEM_BUSY, "name server busy, try again")
-            }
-            Err(Failure::Mailbox(MailboxError::Closed)) => RemotingCommand::error(
-                ResponseCode::SYSTEM_ERROR,
-                "name server is restarting a component",
-            ),
-        }
+        respond(result)
     }
 
     async fn register_broker(&self, conn: Option<&Connection>, req: &RemotingCommand) -> Reply {

@@ -2,6 +2,7 @@
 //! [`server::Service`], and a client connection that matches responses by opaque.
 
 pub mod client;
+pub mod reply;
 pub mod server;
 
 pub use client::{ClientError, RemotingClient};

@@ -117,13 +117,19 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
     }
 }
 
-/// Writes a config file atomically, pretty-printed with tabs as RocketMQ writes them.
-pub fn persist<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+/// A config file's content: JSON pretty-printed with tabs, as RocketMQ writes them.
+pub fn to_json_pretty<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    value.serialize(&mut ser).map_err(StoreError::internal)?;
-    config_file::write_atomic(path, &out)?;
+    // Plain data structs serialize without error.
+    let _ = value.serialize(&mut ser);
+    out
+}
+
+/// Writes a config file atomically (see [`to_json_pretty`]).
+pub fn persist<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    config_file::write_atomic(path, &to_json_pretty(value))?;
     Ok(())
 }
 
