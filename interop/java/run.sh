@@ -11,11 +11,18 @@
 #   INTEROP_PROFILES   Maven profiles to run, in order (default "rocketmq-4 rocketmq-5")
 #   INTEROP_MVN_ARGS   extra Maven arguments (e.g. -Drocketmq.client.version=5.3.3,
 #                      -Dtest=ClusteringTest)
-#   APOGEE_NAMESRV_PORT / APOGEE_BROKER_PORT   fixed loopback ports (default: 0, i.e. the
-#                      kernel picks free ones; the ready line tells which)
+#   APOGEE_NAMESRV_PORT / APOGEE_BROKER_PORT   fixed loopback ports (default: two free
+#                      ports below the kernel's ephemeral range, picked by this script, so
+#                      that a restarted broker gets the same addresses back; 0 = the kernel
+#                      picks, and a restart reuses what the ready line told)
 #   RUST_LOG           broker log filter (default apogee=info); the log is kept in
 #                      interop/java/target/apogee-broker.log
 #   INTEROP_KEEP_DATA  non-empty: keep the broker's data directory (its path is printed)
+#
+# The broker is started and stopped through $WORK/restart-broker.sh (written below:
+# `restart-broker.sh start|stop|restart`, default restart), whose path reaches the tests as
+# -Dapogee.restartCmd and APOGEE_RESTART_CMD (BrokerRestartTest restarts the broker on the
+# same data directory and ports); the current broker PID is kept in $WORK/broker.pid.
 #
 # Prints each scenario's summary and ends with "interop: N passed, N failed";
 # exits non-zero if any test failed or the broker died.
@@ -41,21 +48,126 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/apogee-interop.XXXXXX")
 mkdir -p "$HERE/target"
 BROKER_LOG=$HERE/target/apogee-broker.log
-BROKER_PID=
+RESTART_CMD=$WORK/restart-broker.sh
+PID_FILE=$WORK/broker.pid
 
-stop_broker() {
-    if [[ -n $BROKER_PID ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
-        kill -INT "$BROKER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$BROKER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$BROKER_PID" 2>/dev/null; then
-            kill -KILL "$BROKER_PID" 2>/dev/null || true
+# Two free loopback ports below the ephemeral range (where no outgoing connection can take
+# them while the broker is down for a restart); empty if python3 is missing or none is free.
+pick_ports() {
+    command -v python3 >/dev/null 2>&1 || return 0
+    python3 - <<'PY' 2>/dev/null || true
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except Exception:
+    low = 32768
+low = max(low, 12000)
+held = []
+for port in random.sample(range(10000, low), min(400, low - 10000)):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    if len(held) == 2:
+        break
+if len(held) == 2:
+    print(" ".join(str(s.getsockname()[1]) for s in held))
+PY
+}
+NAMESRV_PORT=${APOGEE_NAMESRV_PORT:-}
+BROKER_PORT=${APOGEE_BROKER_PORT:-}
+if [[ -z $NAMESRV_PORT || -z $BROKER_PORT ]]; then
+    read -r p1 p2 <<<"$(pick_ports)" || true
+    NAMESRV_PORT=${NAMESRV_PORT:-${p1:-0}}
+    BROKER_PORT=${BROKER_PORT:-${p2:-0}}
+fi
+
+# The broker control script: the tests run it (restart) while this script runs Maven.
+{
+    echo '#!/usr/bin/env bash'
+    echo '# Written by interop/java/run.sh: restart-broker.sh [start|stop|restart] (default restart).'
+    echo '# Stops apogee (SIGINT, up to 15 s, then SIGKILL) and/or starts it on the same data'
+    echo '# directory and ports, appending to the same log, and waits for its ready line.'
+    echo 'set -euo pipefail'
+    printf 'BIN=%q\nDATA=%q\nLOG=%q\nPID_FILE=%q\nRUST_LOG=%q\n' \
+        "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}"
+    printf 'NAMESRV_PORT=%q\nBROKER_PORT=%q\n' "$NAMESRV_PORT" "$BROKER_PORT"
+    cat <<'SH'
+READY='^apogee standalone: name server on \([^,]*\), broker on \([^ ]*\) .*'
+alive() { # not gone and not a zombie waiting for its parent
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null || true)
+    [[ $state != Z ]]
+}
+stop() {
+    local pid
+    pid=$(cat "$PID_FILE" 2>/dev/null || true)
+    alive "$pid" || return 0
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+        alive "$pid" || { echo "restart-broker: apogee $pid stopped"; return 0; }
+        sleep 0.1
+    done
+    echo "restart-broker: apogee $pid still running 15 s after SIGINT; SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
+    echo "restart-broker: apogee $pid survived SIGKILL" >&2
+    return 1
+}
+start() {
+    local pid before now ready=
+    # A restart reuses the addresses the previous start reported (matters with port 0).
+    if [[ $NAMESRV_PORT == 0 || $BROKER_PORT == 0 ]] && [[ -f $LOG ]]; then
+        local last
+        last=$(grep "^apogee standalone: name server on" "$LOG" | tail -n 1 || true)
+        if [[ -n $last ]]; then
+            NAMESRV_PORT=$(sed -n "s/$READY/\1/p" <<<"$last"); NAMESRV_PORT=${NAMESRV_PORT##*:}
+            BROKER_PORT=$(sed -n "s/$READY/\2/p" <<<"$last"); BROKER_PORT=${BROKER_PORT##*:}
         fi
-        wait "$BROKER_PID" 2>/dev/null || true
     fi
-    BROKER_PID=
+    before=$(grep -c "^apogee standalone: name server on" "$LOG" 2>/dev/null || true)
+    # stdout carries only the ready line, stderr the log; both go to the log file, and
+    # nothing stays attached to our caller's pipes.
+    RUST_LOG=$RUST_LOG NO_COLOR=1 "$BIN" standalone \
+        --data-dir "$DATA" \
+        --namesrv-listen "127.0.0.1:$NAMESRV_PORT" \
+        --broker-listen "127.0.0.1:$BROKER_PORT" \
+        </dev/null >>"$LOG" 2>&1 &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    for _ in $(seq 1 600); do
+        if ! alive "$pid"; then
+            echo "restart-broker: apogee exited before it was ready; its log:" >&2
+            tail -n 50 "$LOG" >&2
+            return 2
+        fi
+        now=$(grep -c "^apogee standalone: name server on" "$LOG" 2>/dev/null || true)
+        if ((${now:-0} > ${before:-0})); then
+            ready=$(grep "^apogee standalone: name server on" "$LOG" | tail -n 1)
+            break
+        fi
+        sleep 0.1
+    done
+    [[ -n $ready ]] || { echo "restart-broker: apogee not ready within 60 s" >&2; tail -n 50 "$LOG" >&2; return 2; }
+    echo "restart-broker: apogee $pid ready: $ready"
+}
+case ${1:-restart} in
+    start) start ;;
+    stop) stop ;;
+    restart) stop && start ;;
+    *) echo "usage: $0 [start|stop|restart]" >&2; exit 64 ;;
+esac
+SH
+} >"$RESTART_CMD"
+chmod +x "$RESTART_CMD"
+
+broker_pid() { cat "$PID_FILE" 2>/dev/null || true; }
+stop_broker() {
+    "$RESTART_CMD" stop >/dev/null || true
 }
 cleanup() {
     stop_broker
@@ -69,27 +181,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rm -f "$BROKER_LOG" # never read a previous run's ready line
-RUST_LOG=${RUST_LOG:-apogee=info} NO_COLOR=1 "$BIN" standalone \
-    --data-dir "$WORK/data" \
-    --namesrv-listen "127.0.0.1:${APOGEE_NAMESRV_PORT:-0}" \
-    --broker-listen "127.0.0.1:${APOGEE_BROKER_PORT:-0}" \
-    >"$BROKER_LOG" 2>&1 &
-BROKER_PID=$!
-
-NAMESRV=
-for _ in $(seq 1 600); do
-    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-        echo "interop: apogee exited before it was ready; its log:" >&2
-        tail -n 50 "$BROKER_LOG" >&2
-        exit 2
-    fi
-    # The ready line; logs may share the stream (apogee's tracing writes to stdout today).
-    NAMESRV=$(sed -n 's/^apogee standalone: name server on \([^,]*\), broker on.*/\1/p' \
-        "$BROKER_LOG" 2>/dev/null || true)
-    [[ -n $NAMESRV ]] && break
-    sleep 0.1
-done
-[[ -n $NAMESRV ]] || { echo "interop: apogee not ready within 60 s" >&2; tail -n 50 "$BROKER_LOG" >&2; exit 2; }
+if ! "$RESTART_CMD" start >/dev/null; then
+    echo "interop: apogee did not start" >&2
+    exit 2
+fi
+# The ready line (apogee's only stdout line; its log goes to stderr, into the same file).
+NAMESRV=$(sed -n 's/^apogee standalone: name server on \([^,]*\), broker on.*/\1/p' \
+    "$BROKER_LOG" | head -n 1)
+[[ -n $NAMESRV ]] || { echo "interop: no ready line in $BROKER_LOG" >&2; exit 2; }
 echo "interop: $(grep -m1 '^apogee standalone:' "$BROKER_LOG")" >&2
 
 passed=0
@@ -99,8 +198,9 @@ for profile in $PROFILES; do
     out=$HERE/target/$(tag_of "$profile")
     rm -rf "$out/surefire-reports" "$out/interop-summary.txt" "$out/rocketmq-logs" "$out/rocketmq-offsets"
     echo "interop: ---- $profile (namesrv $NAMESRV) ----" >&2
-    if ! (cd "$HERE" && APOGEE_NAMESRV=$NAMESRV mvn -q -B -Dstyle.color=never test -P "$profile" \
-            -Dapogee.namesrv="$NAMESRV" "${MVN_EXTRA[@]}"); then
+    if ! (cd "$HERE" && APOGEE_NAMESRV=$NAMESRV APOGEE_RESTART_CMD=$RESTART_CMD \
+            mvn -q -B -Dstyle.color=never test -P "$profile" \
+            -Dapogee.namesrv="$NAMESRV" -Dapogee.restartCmd="$RESTART_CMD" "${MVN_EXTRA[@]}"); then
         mvn_failed=1
     fi
     # Count from Surefire's XML reports (mvn -q hides its summary line).
@@ -119,7 +219,8 @@ for profile in $PROFILES; do
 done
 
 broker_died=0
-if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+pid=$(broker_pid)
+if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null || grep -q '^[0-9]* (.*) Z' "/proc/$pid/stat" 2>/dev/null; then
     echo "interop: apogee died during the run; last log lines:" >&2
     tail -n 50 "$BROKER_LOG" >&2
     broker_died=1

@@ -145,7 +145,7 @@ async fn deliver(store: &Store, writers: &Writers, unit: Unit) -> bool {
             );
             true
         }
-        Some(Some((key, message))) => match writers.append(key, vec![message]).await {
+        Some(Some((key, message))) => match writers.append(key, vec![message], false).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::debug!(error = ?e, "delayed delivery postponed");

@@ -11,7 +11,7 @@
 //! **Lifecycle**: one per queue, started on first use on the store arbiter (appends copy
 //! into mapped files and may page-fault: they stay off the network thread). Supervised: a
 //! restarted writer takes the appender back from the store, which kept the next offset.
-//! Mailbox: 1024 — a full mailbox is answered SYSTEM_BUSY by the sender.
+//! Mailbox: 10 000 — a full mailbox is answered SYSTEM_BUSY (oneway sends wait for room).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,7 +60,8 @@ impl Actor for QueueWriter {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1024);
+        // As RocketMQ's send queue (sendThreadPoolQueueCapacity): room for a burst.
+        ctx.set_mailbox_capacity(10_000);
         match self.store.queue_appender(self.key.clone()) {
             Ok(appender) => self.appender = Some(appender),
             Err(e) => {

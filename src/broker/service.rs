@@ -277,7 +277,11 @@ impl BrokerService {
         }
         let appended = match p
             .writers
-            .append(QueueKey::new(topic_name, queue_id), messages)
+            .append(
+                QueueKey::new(topic_name, queue_id),
+                messages,
+                req.is_oneway(),
+            )
             .await
         {
             Ok(appended) => appended,
@@ -788,7 +792,7 @@ impl BrokerService {
             }
         };
         message.properties = props.encode();
-        match p.writers.append(key, vec![message]).await {
+        match p.writers.append(key, vec![message], false).await {
             Ok(_) => Ok(ok()),
             Err(failure) => Ok(append_failure(failure)),
         }

@@ -55,15 +55,25 @@ impl Writers {
         sent
     }
 
-    /// Appends `messages` to `key`'s queue, in order.
+    /// Appends `messages` to `key`'s queue, in order. A full mailbox is `Busy` at once,
+    /// unless `wait_if_full`: a oneway sender cannot be told it was refused, so its message
+    /// waits for room instead of being dropped.
     pub async fn append(
         &self,
         key: QueueKey,
         messages: Vec<OwnedMessage>,
+        wait_if_full: bool,
     ) -> Result<Appended, AppendFailure> {
         let (reply, appended) = oneshot::channel();
         match self.try_send(&key, Append { messages, reply }) {
             Ok(()) => {}
+            Err(actix::dev::SendError::Full(msg)) if wait_if_full => {
+                let addr = self.map.borrow().get(&key).cloned();
+                match addr {
+                    Some(addr) => addr.send(msg).await.map_err(|_| AppendFailure::Stopped)?,
+                    None => return Err(AppendFailure::Stopped),
+                }
+            }
             Err(actix::dev::SendError::Full(_)) => return Err(AppendFailure::Busy),
             Err(actix::dev::SendError::Closed(_)) => {
                 self.map.borrow_mut().remove(&key);

@@ -727,6 +727,40 @@ async fn a_full_writer_mailbox_is_system_busy_at_once() {
         .await
         .unwrap();
     assert_eq!(after.response_code(), ResponseCode::SUCCESS);
+
+    // Oneway senders cannot be told SYSTEM_BUSY: their messages wait for room instead.
+    broker
+        .store_arbiter()
+        .spawn(async { std::thread::sleep(Duration::from_millis(1000)) });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 0..64 {
+        client
+            .invoke_oneway(send_request("Busy", 2, &format!("o{i}"), "t"))
+            .await
+            .unwrap();
+    }
+    let start = Instant::now();
+    loop {
+        let max = client
+            .invoke(
+                RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&TopicQueue {
+                    topic: "Busy".into(),
+                    queue_id: 2,
+                }),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+        if max.ext("offset") == Some("64") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "oneway sends lost: max offset {:?}",
+            max.ext("offset")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -58,6 +58,48 @@ final class Interop {
         return addr.trim();
     }
 
+    /**
+     * The broker control script run.sh writes ({@code restart-broker.sh}), from
+     * -Dapogee.restartCmd or $APOGEE_RESTART_CMD; null if neither is set.
+     */
+    static String restartCmd() {
+        String cmd = System.getProperty("apogee.restartCmd");
+        if (cmd == null || cmd.isBlank()) {
+            cmd = System.getenv("APOGEE_RESTART_CMD");
+        }
+        return cmd == null || cmd.isBlank() ? null : cmd.trim();
+    }
+
+    /**
+     * Restarts the broker through {@link #restartCmd()} (clean stop, start on the same data
+     * directory and ports, wait for the ready line) and returns the script's output. Its output
+     * is read here rather than inherited: the forked test JVM's stdout is Surefire's channel.
+     */
+    static String restartBroker() throws IOException, InterruptedException {
+        String cmd = restartCmd();
+        if (cmd == null) {
+            throw new IllegalStateException("no broker restart command: set -Dapogee.restartCmd="
+                + "PATH or APOGEE_RESTART_CMD (run.sh writes $WORK/restart-broker.sh and sets both)");
+        }
+        if (!Files.isExecutable(Path.of(cmd))) {
+            throw new IllegalStateException("broker restart command " + cmd
+                + " is missing or not executable");
+        }
+        Process proc = new ProcessBuilder(cmd, "restart").redirectErrorStream(true).start();
+        proc.getOutputStream().close();
+        byte[] out = proc.getInputStream().readAllBytes(); // ends when the script exits
+        if (!proc.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+            proc.destroyForcibly();
+            throw new IllegalStateException(cmd + " restart did not finish within 120 s");
+        }
+        String text = new String(out, StandardCharsets.UTF_8).trim();
+        if (proc.exitValue() != 0) {
+            throw new IllegalStateException(cmd + " restart failed (exit " + proc.exitValue()
+                + "): " + text);
+        }
+        return text;
+    }
+
     /** "v4" or "v5": which client line runs, so topics and groups never collide. */
     static String tag() {
         return System.getProperty("interop.tag", "vX");
