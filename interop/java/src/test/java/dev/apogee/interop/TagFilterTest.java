@@ -115,8 +115,16 @@ class TagFilterTest {
             for (int i = 0; i < 30; i++) {
                 producer.send(Interop.message(topic, tags[i % 3], scenario + "-" + i));
             }
+            // Dispatch into the consume queue is asynchronous (as RocketMQ's reput): pull
+            // again until all 20 have arrived, within 5 s.
             List<MessageExt> got = RawPull.pull(producer, brokerName,
                 Interop.name("cg", scenario), topic, 0, 0, 32, "TagA || TagB");
+            long deadline = System.currentTimeMillis() + 5000;
+            while (got.size() < 20 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+                got = RawPull.pull(producer, brokerName,
+                    Interop.name("cg", scenario), topic, 0, 0, 32, "TagA || TagB");
+            }
             long a = got.stream().filter(m -> "TagA".equals(m.getTags())).count();
             long b = got.stream().filter(m -> "TagB".equals(m.getTags())).count();
             long other = got.size() - a - b;
