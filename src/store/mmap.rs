@@ -296,7 +296,8 @@ impl Drop for FileWriter {
     }
 }
 
-/// Total and available bytes of the file system holding `path` (`statvfs`).
+/// Total and free bytes of the file system holding `path` (`statvfs`: `f_blocks` and
+/// `f_bfree`, as Java's `getTotalSpace` / `getFreeSpace`, which RocketMQ's disk ratio uses).
 pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
@@ -312,12 +313,12 @@ pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
     let stat = unsafe { stat.assume_init() };
     // The field types differ between platforms (u32 on some 32-bit ones).
     #[allow(clippy::unnecessary_cast)]
-    let (block, blocks, available) = (
+    let (block, blocks, free) = (
         stat.f_frsize as u64,
         stat.f_blocks as u64,
-        stat.f_bavail as u64,
+        stat.f_bfree as u64,
     );
-    Ok((blocks * block, available * block))
+    Ok((blocks * block, free * block))
 }
 
 #[cfg(test)]

@@ -75,12 +75,13 @@ pub struct Outcome {
     pub disk_full: bool,
 }
 
+/// Used share of the disk holding `root`: (total − free) / total, as RocketMQ computes it.
 pub(super) fn disk_used_ratio(root: &Path) -> std::io::Result<f64> {
-    let (total, available) = super::mmap::disk_space(root)?;
+    let (total, free) = super::mmap::disk_space(root)?;
     Ok(if total == 0 {
         0.0
     } else {
-        1.0 - available as f64 / total as f64
+        1.0 - free as f64 / total as f64
     })
 }
 
