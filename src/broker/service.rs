@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use actix::Addr;
 use bytes::Bytes;
-use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::pull::{self, MessageFilter, Pulled, SubscriptionFilter};
@@ -32,7 +31,7 @@ use crate::protocol::message::{self, offset_msg_id};
 use crate::protocol::{
     fastjson, properties, HeaderError, RemotingCommand, RequestCode, ResponseCode,
 };
-use crate::remoting::reply::{error, respond, Reply};
+use crate::remoting::reply::{error, json, respond, Reply};
 use crate::remoting::{Connection, LocalFuture, Service};
 use crate::store::{QueueKey, Store, StoreError};
 
@@ -41,10 +40,6 @@ const MAX_SUSPEND: Duration = Duration::from_secs(25);
 
 fn ok() -> RemotingCommand {
     RemotingCommand::response(ResponseCode::SUCCESS)
-}
-
-fn json<T: Serialize>(value: &T) -> Bytes {
-    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Everything the service talks to.

@@ -4,8 +4,6 @@
 use std::collections::BTreeSet;
 
 use actix::Addr;
-use bytes::Bytes;
-use serde::Serialize;
 
 use super::kv::ORDER_TOPIC_CONFIG;
 use super::NamesrvConfig;
@@ -17,7 +15,7 @@ use crate::protocol::body::{
 };
 use crate::protocol::header::namesrv::*;
 use crate::protocol::{fastjson, HeaderError, RemotingCommand, RequestCode, ResponseCode};
-use crate::remoting::reply::{respond, Reply};
+use crate::remoting::reply::{json, respond, Reply};
 use crate::remoting::{Connection, LocalFuture, Service};
 
 /// Brokers older than V3_0_11 send a bare topic-config wrapper instead of a RegisterBrokerBody.
@@ -293,10 +291,6 @@ impl NamesrvService {
             ),
         })
     }
-}
-
-fn json<T: Serialize>(value: &T) -> Bytes {
-    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
 fn topic_list_response(topic_list: BTreeSet<String>) -> RemotingCommand {

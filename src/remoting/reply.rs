@@ -3,6 +3,8 @@
 //! stays open), a full actor mailbox is SYSTEM_BUSY, a restarting actor SYSTEM_ERROR.
 
 use actix::MailboxError;
+use bytes::Bytes;
+use serde::Serialize;
 
 use crate::protocol::{HeaderError, RemotingCommand, ResponseCode};
 
@@ -48,4 +50,9 @@ pub fn respond(result: Reply) -> RemotingCommand {
 /// An error response as a handler result.
 pub fn error(code: ResponseCode, remark: impl Into<String>) -> Reply {
     Ok(RemotingCommand::error(code, remark))
+}
+
+/// A JSON response body (standard JSON, which every client reads).
+pub fn json<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
