@@ -8,13 +8,19 @@
 //! - [`actors`]: the actors that own the servers' state (one per file);
 //! - [`store`]: commit log, consume queues, index, flush, recovery, retention;
 //! - [`filter`]: tag expressions and SQL92 selectors, pure;
+//! - [`client`]: Apogee's own RocketMQ client (producer, push and lite pull consumers);
+//! - [`rebalance`]: queue allocation strategies, pure;
+//! - [`bench`]: `apogee bench`, the load generator for any RocketMQ-compatible cluster;
 //! - [`util`]: small shared helpers.
 
 pub mod actors;
+pub mod bench;
 pub mod broker;
+pub mod client;
 pub mod filter;
 pub mod namesrv;
 pub mod protocol;
+pub mod rebalance;
 pub mod remoting;
 pub mod store;
 pub mod util;

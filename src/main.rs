@@ -30,6 +30,8 @@ enum Command {
     Broker(BrokerArgs),
     /// Run a name server and a broker in one process, on a default data directory.
     Standalone(StandaloneArgs),
+    /// Load generator and latency meter for any RocketMQ-compatible cluster.
+    Bench(apogee::bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -90,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Command::Namesrv(args) => run_namesrv(args),
         Command::Broker(args) => run_broker(args),
         Command::Standalone(args) => run_standalone(args),
+        Command::Bench(args) => apogee::bench::run(args),
     }
 }
 

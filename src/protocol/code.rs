@@ -45,6 +45,13 @@ macro_rules! wire_enum {
                 }
             }
         }
+
+        /// `NAME (value)`, e.g. `SYSTEM_BUSY (2)`.
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} ({})", self.name(), self.wire())
+            }
+        }
     };
 }
 

@@ -1,12 +1,13 @@
 //! A remoting client connection: sends requests, matches responses by opaque.
 //!
-//! One task owns the socket and the table of pending requests (no locks): it takes requests
-//! from a channel, writes them, and completes the waiting caller when the response with the
-//! same opaque arrives. Requests the server sends us (e.g. NOTIFY_CONSUMER_IDS_CHANGED) are
+//! A writer task takes requests from a channel, writes whatever is queued and flushes once;
+//! a reader task completes the waiting caller when the response with the same opaque
+//! arrives (the table of pending requests is shared by the two under a short lock). Requests the server sends us (e.g. NOTIFY_CONSUMER_IDS_CHANGED) are
 //! delivered on the optional inbound channel.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -35,6 +36,8 @@ pub enum ClientError {
 enum Outgoing {
     Request(RemotingCommand, oneshot::Sender<RemotingCommand>),
     Oneway(RemotingCommand),
+    /// The answer to a request the server sent us: written with its own opaque.
+    Response(RemotingCommand),
 }
 
 /// A cheap-to-clone handle to one connection.
@@ -42,6 +45,8 @@ enum Outgoing {
 pub struct RemotingClient {
     outgoing: mpsc::Sender<Outgoing>,
     pub peer: SocketAddr,
+    /// Our end of the connection.
+    pub local: SocketAddr,
 }
 
 impl RemotingClient {
@@ -58,6 +63,9 @@ impl RemotingClient {
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
         let _ = stream.set_nodelay(true);
+        let local = stream
+            .local_addr()
+            .map_err(|source| ClientError::Connect { addr, source })?;
         let (outgoing, requests) = mpsc::channel(1024);
         let (inbound_tx, inbound) = mpsc::channel(256);
         tokio::spawn(run(
@@ -69,6 +77,7 @@ impl RemotingClient {
             Self {
                 outgoing,
                 peer: addr,
+                local,
             },
             inbound,
         ))
@@ -100,6 +109,14 @@ impl RemotingClient {
             .map_err(|_| ClientError::Closed)
     }
 
+    /// Answers a request the server sent us (its opaque is kept).
+    pub async fn respond(&self, response: RemotingCommand) -> Result<(), ClientError> {
+        self.outgoing
+            .send(Outgoing::Response(response))
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
     /// Whether the connection task is still running.
     pub fn is_open(&self) -> bool {
         !self.outgoing.is_closed()
@@ -107,49 +124,89 @@ impl RemotingClient {
 }
 
 async fn run(
-    mut framed: Framed<TcpStream, RemotingCodec>,
+    framed: Framed<TcpStream, RemotingCodec>,
     mut requests: mpsc::Receiver<Outgoing>,
     inbound: mpsc::Sender<RemotingCommand>,
 ) {
-    let mut pending: HashMap<i32, oneshot::Sender<RemotingCommand>> = HashMap::new();
-    let mut next_opaque: i32 = 1;
-    loop {
-        tokio::select! {
-            outgoing = requests.recv() => {
-                let Some(outgoing) = outgoing else { return };
-                let mut cmd = match outgoing {
-                    Outgoing::Request(cmd, reply) => {
-                        if pending.len() >= 1024 {
-                            pending.retain(|_, waiting| !waiting.is_closed());
-                        }
-                        pending.insert(next_opaque, reply);
-                        cmd
-                    }
-                    Outgoing::Oneway(cmd) => cmd,
-                };
-                cmd.opaque = next_opaque;
-                next_opaque = next_opaque.wrapping_add(1);
-                if framed.send(cmd).await.is_err() {
+    type Pending = HashMap<i32, oneshot::Sender<RemotingCommand>>;
+    let pending: Arc<Mutex<Pending>> = Arc::default();
+    let (mut sink, mut stream) = framed.split();
+    // The reader completes waiting callers; it ends when the socket does.
+    let reader_pending = Arc::clone(&pending);
+    let mut reader = tokio::spawn(async move {
+        while let Some(frame) = stream.next().await {
+            let cmd = match frame {
+                Ok(cmd) => cmd,
+                Err(e) => {
+                    tracing::warn!(error = %e, "closing client connection: bad frame");
                     return;
                 }
-            }
-            frame = framed.next() => {
-                let cmd = match frame {
-                    Some(Ok(cmd)) => cmd,
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "closing client connection: bad frame");
-                        return;
-                    }
-                    None => return,
-                };
-                if cmd.is_response() {
-                    if let Some(waiting) = pending.remove(&cmd.opaque) {
-                        let _ = waiting.send(cmd);
-                    }
-                } else {
-                    let _ = inbound.try_send(cmd);
+            };
+            if cmd.is_response() {
+                let waiting = lock(&reader_pending).remove(&cmd.opaque);
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(cmd);
                 }
+            } else {
+                let _ = inbound.try_send(cmd);
             }
         }
+    });
+    // The writer: takes what is queued, writes it all, flushes once.
+    let mut next_opaque: i32 = 1;
+    loop {
+        let first = tokio::select! {
+            outgoing = requests.recv() => outgoing,
+            _ = &mut reader => None,
+        };
+        let Some(mut outgoing) = first else { break };
+        let mut batch = 0;
+        loop {
+            let cmd = match outgoing {
+                Outgoing::Response(cmd) => cmd,
+                Outgoing::Request(mut cmd, reply) => {
+                    cmd.opaque = next_opaque;
+                    let mut table = lock(&pending);
+                    if table.len() >= 1024 && table.len().is_power_of_two() {
+                        table.retain(|_, waiting| !waiting.is_closed());
+                    }
+                    table.insert(next_opaque, reply);
+                    next_opaque = next_opaque.wrapping_add(1);
+                    cmd
+                }
+                Outgoing::Oneway(mut cmd) => {
+                    cmd.opaque = next_opaque;
+                    next_opaque = next_opaque.wrapping_add(1);
+                    cmd
+                }
+            };
+            if sink.feed(cmd).await.is_err() {
+                reader.abort();
+                return;
+            }
+            batch += 1;
+            match requests.try_recv() {
+                Ok(more) if batch < 128 => outgoing = more,
+                Ok(more) => {
+                    if sink.flush().await.is_err() {
+                        reader.abort();
+                        return;
+                    }
+                    batch = 0;
+                    outgoing = more;
+                }
+                Err(_) => break,
+            }
+        }
+        if sink.flush().await.is_err() {
+            break;
+        }
     }
+    reader.abort();
+    // Callers still waiting learn that the connection is gone.
+    lock(&pending).clear();
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

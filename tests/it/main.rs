@@ -3,6 +3,7 @@
 mod broker;
 mod broker_crash;
 mod broker_filter;
+mod client;
 mod codec;
 mod filter;
 mod malformed;

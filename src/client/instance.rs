@@ -1,0 +1,412 @@
+//! One client instance: the connections of a producer or consumer to name servers and
+//! brokers, the topic route cache, the heartbeat, and requests brokers send to the client.
+//!
+//! Background tasks (ended by [`Instance::shutdown`]): route refresh every 30 s, heartbeat
+//! to every known broker every 30 s, and one task per broker connection that answers the
+//! broker's requests (NOTIFY_CONSUMER_IDS_CHANGED wakes that group's rebalance at once).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::error::ClientError;
+use super::message::UniqueIds;
+use super::ClientConfig;
+use crate::protocol::body::client::{ConsumerData, HeartbeatData, ProducerData};
+use crate::protocol::body::{BrokerData, TopicRouteData};
+use crate::protocol::header::broker::{ConsumerGroupRequest, UnregisterClientRequest};
+use crate::protocol::header::namesrv::RouteByTopicRequest;
+use crate::protocol::{fastjson, RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::client::RemotingClient;
+
+/// Shared by a producer or consumer and its background tasks.
+#[derive(Debug)]
+pub struct Instance {
+    pub config: ClientConfig,
+    /// `ip@instance`, as brokers and other consumers of the group see us.
+    pub client_id: String,
+    pub client_ip: IpAddr,
+    pub(crate) ids: UniqueIds,
+    namesrv: Mutex<Option<RemotingClient>>,
+    brokers: Mutex<HashMap<String, RemotingClient>>,
+    routes: RwLock<HashMap<String, Arc<TopicRouteData>>>,
+    broker_groups: RwLock<BTreeMap<String, BrokerData>>,
+    producer_groups: Mutex<BTreeSet<String>>,
+    consumers: Mutex<BTreeMap<String, ConsumerData>>,
+    rebalance_wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Instance {
+    /// Connects to a name server (its local address gives our client ip) and starts the
+    /// route-refresh and heartbeat tasks.
+    pub async fn start(config: ClientConfig) -> Result<Arc<Self>, ClientError> {
+        if config.namesrv_addrs.is_empty() {
+            return Err(ClientError::NoNameServer);
+        }
+        let namesrv = connect_any(&config.namesrv_addrs).await?;
+        let client_ip = namesrv.local.ip();
+        let instance_name = config.instance_name.clone().unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{}#{}", std::process::id(), nanos)
+        });
+        let this = Arc::new(Self {
+            client_id: format!("{client_ip}@{instance_name}"),
+            client_ip,
+            ids: UniqueIds::new(client_ip),
+            namesrv: Mutex::new(Some(namesrv.client)),
+            brokers: Mutex::default(),
+            routes: RwLock::default(),
+            broker_groups: RwLock::default(),
+            producer_groups: Mutex::default(),
+            consumers: Mutex::default(),
+            rebalance_wakers: Mutex::default(),
+            shutdown: CancellationToken::new(),
+            config,
+        });
+        tokio::spawn(Arc::clone(&this).background());
+        Ok(this)
+    }
+
+    async fn background(self: Arc<Self>) {
+        let mut routes = tokio::time::interval(self.config.route_refresh_interval);
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
+        routes.tick().await;
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = routes.tick() => {
+                    let topics: Vec<String> = read(&self.routes).keys().cloned().collect();
+                    for topic in topics {
+                        if let Err(e) = self.update_route(&topic).await {
+                            tracing::debug!(%topic, error = %e, "route refresh failed");
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => self.heartbeat_all().await,
+            }
+        }
+    }
+
+    /// Stops the background tasks and tells every broker we are gone.
+    pub async fn shutdown(self: &Arc<Self>) {
+        let producers: Vec<String> = lock(&self.producer_groups).iter().cloned().collect();
+        let consumers: Vec<String> = lock(&self.consumers).keys().cloned().collect();
+        for addr in self.master_addrs() {
+            for (producer_group, consumer_group) in producers
+                .iter()
+                .map(|p| (Some(p.clone()), None))
+                .chain(consumers.iter().map(|c| (None, Some(c.clone()))))
+            {
+                let header = UnregisterClientRequest {
+                    client_id: self.client_id.clone(),
+                    producer_group,
+                    consumer_group,
+                };
+                let request =
+                    RemotingCommand::request(RequestCode::UNREGISTER_CLIENT).with_header(&header);
+                let _ = self
+                    .invoke(&addr, request, self.config.request_timeout)
+                    .await;
+            }
+        }
+        self.shutdown.cancel();
+    }
+
+    // ---- requests ------------------------------------------------------------------
+
+    /// A connection to `addr` (`ip:port`), made on first use and remade after it closes.
+    pub async fn broker(self: &Arc<Self>, addr: &str) -> Result<RemotingClient, ClientError> {
+        if let Some(c) = lock(&self.brokers).get(addr).filter(|c| c.is_open()) {
+            return Ok(c.clone());
+        }
+        let socket = resolve(addr).await?;
+        let (client, inbound) = RemotingClient::connect_with_inbound(socket).await?;
+        let mut table = lock(&self.brokers);
+        if let Some(existing) = table.get(addr).filter(|c| c.is_open()) {
+            return Ok(existing.clone());
+        }
+        table.insert(addr.to_owned(), client.clone());
+        drop(table);
+        tokio::spawn(Arc::clone(self).serve_inbound(client.clone(), inbound));
+        Ok(client)
+    }
+
+    /// Sends a request to a broker and returns its response (any code).
+    pub async fn invoke(
+        self: &Arc<Self>,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, ClientError> {
+        let client = self.broker(addr).await?;
+        Ok(client.invoke(request, timeout).await?)
+    }
+
+    /// Sends a request to a name server, trying each in turn.
+    pub async fn invoke_namesrv(
+        &self,
+        request: RemotingCommand,
+    ) -> Result<RemotingCommand, ClientError> {
+        let current = lock(&self.namesrv).clone().filter(RemotingClient::is_open);
+        let client = match current {
+            Some(c) => c,
+            None => {
+                let c = connect_any(&self.config.namesrv_addrs).await?.client;
+                *lock(&self.namesrv) = Some(c.clone());
+                c
+            }
+        };
+        match client
+            .invoke(request.clone(), self.config.request_timeout)
+            .await
+        {
+            Ok(r) => Ok(r),
+            Err(e) if self.config.namesrv_addrs.len() > 1 => {
+                tracing::debug!(error = %e, "name server failed; trying another");
+                let c = connect_any(&self.config.namesrv_addrs).await?.client;
+                *lock(&self.namesrv) = Some(c.clone());
+                Ok(c.invoke(request, self.config.request_timeout).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ---- routes --------------------------------------------------------------------
+
+    /// The cached route of `topic`, asked of the name server on first use.
+    pub async fn route(&self, topic: &str) -> Result<Arc<TopicRouteData>, ClientError> {
+        if let Some(route) = read(&self.routes).get(topic) {
+            return Ok(Arc::clone(route));
+        }
+        self.update_route(topic).await
+    }
+
+    /// Asks the name server for `topic`'s route and caches it.
+    pub async fn update_route(&self, topic: &str) -> Result<Arc<TopicRouteData>, ClientError> {
+        let route = Arc::new(self.fetch_route(topic).await?);
+        self.remember_brokers(&route);
+        write(&self.routes).insert(topic.to_owned(), Arc::clone(&route));
+        Ok(route)
+    }
+
+    /// Makes the brokers of a route addressable by name (e.g. `TBW102`'s, for a topic
+    /// that has no route yet).
+    pub fn remember_brokers(&self, route: &TopicRouteData) {
+        let mut groups = write(&self.broker_groups);
+        for b in &route.broker_datas {
+            groups.insert(b.broker_name.clone(), b.clone());
+        }
+    }
+
+    /// GET_ROUTEINFO_BY_TOPIC without caching.
+    pub async fn fetch_route(&self, topic: &str) -> Result<TopicRouteData, ClientError> {
+        let request = RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC).with_header(
+            &RouteByTopicRequest {
+                topic: topic.to_owned(),
+                accept_standard_json_only: None,
+            },
+        );
+        let response = self.invoke_namesrv(request).await?;
+        match response.response_code() {
+            ResponseCode::SUCCESS => {
+                fastjson::from_slice(&response.body).map_err(|e| ClientError::BadResponse {
+                    addr: "name server".into(),
+                    source: crate::protocol::HeaderError::Body(e.to_string()),
+                })
+            }
+            ResponseCode::TOPIC_NOT_EXIST => Err(ClientError::NoRoute(topic.to_owned())),
+            code => Err(ClientError::Response {
+                addr: "name server".into(),
+                code,
+                remark: response.remark.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// The master address of a broker group seen in some route.
+    pub fn master_addr(&self, broker_name: &str) -> Option<String> {
+        read(&self.broker_groups)
+            .get(broker_name)
+            .and_then(|b| b.master_addr().map(str::to_owned))
+    }
+
+    fn master_addrs(&self) -> Vec<String> {
+        read(&self.broker_groups)
+            .values()
+            .filter_map(|b| b.master_addr().map(str::to_owned))
+            .collect()
+    }
+
+    // ---- membership ----------------------------------------------------------------
+
+    pub(crate) fn add_producer_group(&self, group: &str) {
+        lock(&self.producer_groups).insert(group.to_owned());
+    }
+
+    /// Registers (or replaces) a consumer group's heartbeat data; returns the group's
+    /// rebalance waker.
+    pub(crate) fn set_consumer(&self, data: ConsumerData) -> Arc<Notify> {
+        let group = data.group_name.clone();
+        lock(&self.consumers).insert(group.clone(), data);
+        Arc::clone(lock(&self.rebalance_wakers).entry(group).or_default())
+    }
+
+    /// HEART_BEAT to every master we know (from cached routes).
+    pub async fn heartbeat_all(self: &Arc<Self>) {
+        let body = self.heartbeat_body();
+        for addr in self.master_addrs() {
+            let request = RemotingCommand::request(RequestCode::HEART_BEAT).with_body(body.clone());
+            match self
+                .invoke(&addr, request, self.config.request_timeout)
+                .await
+            {
+                Ok(r) if r.response_code() == ResponseCode::SUCCESS => {}
+                Ok(r) => tracing::warn!(%addr, code = %r.response_code(),
+                    remark = r.remark.as_deref().unwrap_or(""), "heartbeat refused"),
+                Err(e) => tracing::debug!(%addr, error = %e, "heartbeat failed"),
+            }
+        }
+    }
+
+    fn heartbeat_body(&self) -> Vec<u8> {
+        let data = HeartbeatData {
+            client_id: self.client_id.clone(),
+            producer_data_set: lock(&self.producer_groups)
+                .iter()
+                .map(|g| ProducerData {
+                    group_name: g.clone(),
+                })
+                .collect(),
+            consumer_data_set: lock(&self.consumers).values().cloned().collect(),
+            heartbeat_fingerprint: None,
+            without_sub: false,
+        };
+        serde_json::to_vec(&data).unwrap_or_default()
+    }
+
+    /// GET_CONSUMER_LIST_BY_GROUP at `addr`.
+    pub async fn consumer_ids(
+        self: &Arc<Self>,
+        addr: &str,
+        group: &str,
+    ) -> Result<Vec<String>, ClientError> {
+        let request = RemotingCommand::request(RequestCode::GET_CONSUMER_LIST_BY_GROUP)
+            .with_header(&ConsumerGroupRequest {
+                consumer_group: group.to_owned(),
+            });
+        let response = self
+            .invoke(addr, request, self.config.request_timeout)
+            .await?;
+        let response = check(addr, response)?;
+        let list: crate::protocol::body::client::ConsumerList =
+            fastjson::from_slice(&response.body).map_err(|e| ClientError::BadResponse {
+                addr: addr.to_owned(),
+                source: crate::protocol::HeaderError::Body(e.to_string()),
+            })?;
+        Ok(list.consumer_id_list)
+    }
+
+    /// Answers what a broker asks of us on one connection.
+    async fn serve_inbound(
+        self: Arc<Self>,
+        client: RemotingClient,
+        mut inbound: mpsc::Receiver<RemotingCommand>,
+    ) {
+        loop {
+            let request = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                r = inbound.recv() => match r { Some(r) => r, None => return },
+            };
+            match request.request_code() {
+                RequestCode::NOTIFY_CONSUMER_IDS_CHANGED => {
+                    let group = request.ext("consumerGroup").unwrap_or_default();
+                    tracing::debug!(%group, "consumer ids changed; rebalancing");
+                    if let Some(w) = lock(&self.rebalance_wakers).get(group) {
+                        w.notify_one();
+                    }
+                }
+                code if !request.is_oneway() => {
+                    let response = RemotingCommand::error(
+                        ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                        format!("request type {} not supported", code.wire()),
+                    )
+                    .with_opaque(request.opaque);
+                    let _ = client.respond(response).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A SUCCESS response, or the error it carries.
+pub(crate) fn check(addr: &str, response: RemotingCommand) -> Result<RemotingCommand, ClientError> {
+    if response.response_code() == ResponseCode::SUCCESS {
+        Ok(response)
+    } else {
+        Err(ClientError::Response {
+            addr: addr.to_owned(),
+            code: response.response_code(),
+            remark: response.remark.unwrap_or_default(),
+        })
+    }
+}
+
+struct Connected {
+    client: RemotingClient,
+    local: SocketAddr,
+}
+
+async fn connect_any(addrs: &[String]) -> Result<Connected, ClientError> {
+    let mut last = ClientError::NoNameServer;
+    for addr in addrs {
+        let socket = match resolve(addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        match RemotingClient::connect(socket).await {
+            Ok(client) => {
+                return Ok(Connected {
+                    local: client.local,
+                    client,
+                })
+            }
+            Err(e) => last = e.into(),
+        }
+    }
+    Err(last)
+}
+
+pub(crate) async fn resolve(addr: &str) -> Result<SocketAddr, ClientError> {
+    if let Ok(a) = addr.parse() {
+        return Ok(a);
+    }
+    tokio::net::lookup_host(addr)
+        .await
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| ClientError::BadAddress(addr.to_owned()))
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
