@@ -19,7 +19,7 @@ use super::offsets::OffsetStore;
 use super::process_queue::ProcessQueue;
 use super::pull::{step, Step};
 use super::rebalance::{allocate, subscribe_queues};
-use super::{ConsumerConfig, MessageModel, Subscription};
+use super::{ConsumerConfig, Subscription};
 use crate::client::error::ClientError;
 use crate::client::instance::{lock, Instance};
 use crate::client::{ClientConfig, MessageExt};
