@@ -269,7 +269,8 @@ print("|---|---|---|---|---|---|---|---|---|---|---|")
 keys = sorted({(r["workload"], r["variant"], r["system"]) for r in rows})
 base = {}
 for w, v, s in keys:
-    rs = [r for r in rows if (r["workload"], r["variant"], r["system"]) == (w, v, s)]
+    rs = [r for r in rows if (r["workload"], r["variant"], r["system"]) == (w, v, s)
+          and len(r) > 8]
     tps = med([r.get("send_tps") for r in rs])
     mb = med([r.get("mb_per_s") for r in rs])
     p99 = med([r.get("p99_us") for r in rs])

@@ -37,8 +37,20 @@ pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
 pub const RETRY_PREFIX: &str = "%RETRY%";
 pub const DLQ_PREFIX: &str = "%DLQ%";
 
-/// Topics producers may not send to.
+/// Topics admins may not create or delete (Java's `TopicValidator.isSystemTopic`): the
+/// send-forbidden ones plus `TBW102`, `BenchmarkTest`, the trace and RocksDB checkpoint
+/// topics, and anything starting with `rmq_sys_`.
 pub fn is_system_topic(topic: &str) -> bool {
+    is_not_allowed_send_topic(topic)
+        || matches!(
+            topic,
+            TBW102 | "BenchmarkTest" | "RMQ_SYS_TRACE_TOPIC" | "CHECKPOINT_TOPIC"
+        )
+        || topic.starts_with("rmq_sys_")
+}
+
+/// Topics producers may not send to (Java's `TopicValidator.isNotAllowedSendTopic`).
+pub fn is_not_allowed_send_topic(topic: &str) -> bool {
     matches!(
         topic,
         SCHEDULE_TOPIC
@@ -314,5 +326,16 @@ mod tests {
         assert!(invalid_topic_name(&"t".repeat(128)).is_some());
         assert!(is_system_topic(SCHEDULE_TOPIC));
         assert!(!is_system_topic("TopicTest"));
+        // Admins may not create these; producers may still send to them.
+        for t in [
+            "BenchmarkTest",
+            "TBW102",
+            "rmq_sys_x",
+            "RMQ_SYS_TRACE_TOPIC",
+        ] {
+            assert!(is_system_topic(t), "{t}");
+            assert!(!is_not_allowed_send_topic(t), "{t}");
+        }
+        assert!(is_not_allowed_send_topic(SCHEDULE_TOPIC));
     }
 }

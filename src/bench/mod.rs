@@ -53,7 +53,8 @@ pub struct Common {
     #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
     pub namesrv: String,
     /// Topic (with `--topics N`: the prefix of N topics `<topic>-<i>`).
-    #[arg(short = 't', long, default_value = "BenchmarkTest")]
+    /// (Not `BenchmarkTest`: RocketMQ brokers refuse to create that system topic.)
+    #[arg(short = 't', long, default_value = "ApogeeBench")]
     pub topic: String,
     /// Spread the load over this many topics.
     #[arg(long, default_value_t = 1)]

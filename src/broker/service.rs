@@ -125,7 +125,7 @@ impl BrokerService {
         if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
             return error(ResponseCode::INVALID_PARAMETER, why);
         }
-        if topic_config::is_system_topic(&header.topic) {
+        if topic_config::is_not_allowed_send_topic(&header.topic) {
             return error(
                 ResponseCode::NO_PERMISSION,
                 format!("Sending message to topic[{}] is forbidden.", header.topic),
@@ -296,14 +296,22 @@ impl BrokerService {
             .map(|placed| offset_msg_id(p.store_host, placed.physical_offset as i64))
             .collect::<Vec<_>>()
             .join(",");
-        Ok(RemotingCommand::response(code).with_header(&SendResponse {
-            msg_id,
-            queue_id,
-            queue_offset: appended.first_queue_offset as i64,
-            transaction_id: (!transaction_ids.is_empty()).then(|| transaction_ids.join(",")),
-            msg_region: p.config.region_id.clone(),
-            trace_on: "true".into(),
-        }))
+        // SendMessageResponseHeader, written field by field (the hot path: no serde).
+        let mut ext = crate::protocol::ExtFields::new();
+        ext.append("msgId", &msg_id);
+        ext.append("queueId", itoa(i64::from(queue_id)).as_str());
+        ext.append(
+            "queueOffset",
+            itoa(appended.first_queue_offset as i64).as_str(),
+        );
+        if !transaction_ids.is_empty() {
+            ext.append("transactionId", &transaction_ids.join(","));
+        }
+        ext.append("MSG_REGION", &p.config.region_id);
+        ext.append("TRACE_ON", "true");
+        let mut response = RemotingCommand::response(code);
+        response.ext_fields = Some(ext);
+        Ok(response)
     }
 
     /// The filter of a pull: the header's expression when it carries one, else the group's
@@ -917,4 +925,26 @@ fn rand_u32() -> u32 {
     x ^= x << 5;
     STATE.store(x, Ordering::Relaxed);
     x
+}
+
+/// A number as text without going through `format!`.
+fn itoa(n: i64) -> String {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let negative = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if negative {
+        out.push('-');
+    }
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+    out
 }
