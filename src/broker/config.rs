@@ -55,6 +55,12 @@ pub struct BrokerConfig {
     pub enable_property_filter: bool,
     pub default_topic_queue_nums: i32,
     pub region_id: String,
+    /// Queue writers and the reput dispatcher on threads of their own (`true`), or on the
+    /// thread that serves requests (`false`, the default). Inline saves two thread hops per
+    /// send: on a 2-core machine shared with clients, 64 sync senders go from 58k to 73k
+    /// msg/s (docs/perf.md). Dedicated threads keep a slow disk from stalling the server
+    /// (full writer mailboxes are then answered SYSTEM_BUSY at once). `dedicatedStoreThreads`.
+    pub dedicated_store_threads: bool,
     pub store: StoreConfig,
 }
 
@@ -74,6 +80,7 @@ impl BrokerConfig {
             enable_property_filter: false,
             default_topic_queue_nums: 8,
             region_id: "DefaultRegion".into(),
+            dedicated_store_threads: false,
             store: StoreConfig::new(store_root),
         }
     }
@@ -189,6 +196,7 @@ impl BrokerConfig {
             "messageIndexEnable" => self.store.index_enable = parse(value)?,
             "warmMapedFileEnable" => self.store.warm.touch = parse(value)?,
             "regionId" => self.region_id = value.into(),
+            "dedicatedStoreThreads" => self.dedicated_store_threads = parse(value)?,
             "messageDelayLevel" => {
                 self.store.delay_levels =
                     crate::store::parse_delay_levels(value).ok_or_else(|| {

@@ -1,8 +1,9 @@
 //! The broker: wiring of the store, the actors and the request service.
 //!
 //! [`start`] opens the store (recovering it), starts the actors — topic configs, consumer
-//! offsets, client manager, long-poll service on this arbiter; queue writers on a store
-//! arbiter; the reput dispatcher on its own — serves [`service::BrokerService`] on the
+//! offsets, client manager, long-poll service on this arbiter; queue writers and the reput
+//! dispatcher on this arbiter too, or on arbiters of their own with
+//! `dedicatedStoreThreads=true` — serves [`service::BrokerService`] on the
 //! listen address, and registers with the name servers. See docs/ARCHITECTURE.md.
 
 pub mod clients;
@@ -56,6 +57,7 @@ pub struct Broker {
     pub recovery: store::RecoveryReport,
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
+    store_home: actix::ArbiterHandle,
     arbiters: Vec<Arbiter>,
 }
 
@@ -66,7 +68,7 @@ impl Broker {
 
     /// The arbiter the queue writers run on (diagnostics and tests).
     pub fn store_arbiter(&self) -> actix::ArbiterHandle {
-        self.arbiters[1].handle()
+        self.store_home.clone()
     }
 
     /// Unregisters, persists offsets, stops serving and closes the store cleanly.
@@ -121,12 +123,20 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let poll_store = Arc::clone(&store);
     let long_poll = Supervisor::start(move |_| LongPoll::new(poll_store));
     let locks = Supervisor::start(|_| QueueLocks::default());
-    let reput_arbiter = Arbiter::new();
+    // Reput and queue writers: on threads of their own, or on this one (see
+    // `BrokerConfig::dedicated_store_threads`).
+    let arbiters: Vec<Arbiter> = if config.dedicated_store_threads {
+        vec![Arbiter::new(), Arbiter::new()]
+    } else {
+        Vec::new()
+    };
+    let (reput_home, store_home) = match arbiters.as_slice() {
+        [reput, store] => (reput.handle(), store.handle()),
+        _ => (Arbiter::current(), Arbiter::current()),
+    };
     let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());
-    let reput = Supervisor::start_in_arbiter(&reput_arbiter.handle(), move |_| {
-        Reput::new(reput_store, reput_poll)
-    });
-    let store_arbiter = Arbiter::new();
+    let reput =
+        Supervisor::start_in_arbiter(&reput_home, move |_| Reput::new(reput_store, reput_poll));
     let registrar = Registrar::new(
         Identity {
             cluster_name: config.cluster_name.clone(),
@@ -143,7 +153,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let writers = Rc::new(writers::Writers::new(
         Arc::clone(&store),
         reput,
-        store_arbiter.handle(),
+        store_home.clone(),
     ));
     let delay_file = config_dir.join(store::config::DELAY_OFFSETS);
     let (delay_store, delay_writers) = (Arc::clone(&store), Rc::clone(&writers));
@@ -176,6 +186,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         recovery,
         registrar,
         offsets,
-        arbiters: vec![reput_arbiter, store_arbiter],
+        store_home,
+        arbiters,
     })
 }

@@ -296,8 +296,11 @@ impl BrokerService {
             .map(|placed| offset_msg_id(p.store_host, placed.physical_offset as i64))
             .collect::<Vec<_>>()
             .join(",");
-        // SendMessageResponseHeader, written field by field (the hot path: no serde).
+        // SendMessageResponseHeader, written field by field (the hot path: no serde), in
+        // the sorted order fastjson writes.
         let mut ext = crate::protocol::ExtFields::new();
+        ext.append("MSG_REGION", &p.config.region_id);
+        ext.append("TRACE_ON", "true");
         ext.append("msgId", &msg_id);
         ext.append("queueId", itoa(i64::from(queue_id)).as_str());
         ext.append(
@@ -307,8 +310,6 @@ impl BrokerService {
         if !transaction_ids.is_empty() {
             ext.append("transactionId", &transaction_ids.join(","));
         }
-        ext.append("MSG_REGION", &p.config.region_id);
-        ext.append("TRACE_ON", "true");
         let mut response = RemotingCommand::response(code);
         response.ext_fields = Some(ext);
         Ok(response)

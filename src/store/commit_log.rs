@@ -226,7 +226,7 @@ impl CommitLog {
             .filter(|f| f.start() == next_start);
         let file = match prepared {
             Some(file) => file,
-            None => MappedFile::create(&self.dir, next_start, self.file_size, self.warm)?,
+            None => MappedFile::create_reserved(&self.dir, next_start, self.file_size, self.warm)?,
         };
         let file = Arc::new(file);
         let writer = file.take_writer().ok_or(StoreError::Closed)?;
@@ -252,7 +252,7 @@ impl CommitLog {
         if prepared.as_ref().is_some_and(|f| f.start() == next_start) {
             return Ok(());
         }
-        *prepared = Some(MappedFile::create(
+        *prepared = Some(MappedFile::create_reserved(
             &self.dir,
             next_start,
             self.file_size,

@@ -39,7 +39,7 @@ impl Default for IndexShape {
 }
 
 impl IndexShape {
-    fn file_len(&self) -> usize {
+    pub(crate) fn file_len(&self) -> usize {
         HEADER + self.slots * SLOT + self.max_entries * ENTRY
     }
 }

@@ -70,12 +70,51 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Reserves `len` bytes of disk for `file` (and extends it to `len`); a file system that
+/// cannot (`EOPNOTSUPP`) keeps the file sparse.
+fn reserve(file: &File, len: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?;
+    // SAFETY: `fallocate` only reads its arguments; the descriptor is open for writing and
+    // owned by `file` for the duration of the call.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Ok(()),
+        _ => Err(err),
+    }
+}
+
 impl MappedFile {
     /// Creates (or reuses) the file `dir/<20-digit start>` of exactly `len` bytes and maps it.
     /// Nothing is published yet.
     pub fn create(dir: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Self::create_at(&dir.join(file_name(start)), start, len, warm)
+    }
+
+    /// Like [`MappedFile::create`], and the file's blocks are reserved on disk first
+    /// (`fallocate`): a full disk is then an error here, when the file is made (ahead of
+    /// time, off the append path), instead of a SIGBUS when an append touches a page the
+    /// file system cannot back. Commit-log files use this; small sparse files (consume
+    /// queues, index) do not.
+    pub fn create_reserved(dir: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(file_name(start));
+        {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            reserve(&file, len)?;
+        }
+        Self::create_at(&path, start, len, warm)
     }
 
     /// Creates (or reuses) the file at `path` of exactly `len` bytes and maps it.
@@ -299,6 +338,11 @@ impl Drop for FileWriter {
 /// Total and free bytes of the file system holding `path` (`statvfs`: `f_blocks` and
 /// `f_bfree`, as Java's `getTotalSpace` / `getFreeSpace`, which RocketMQ's disk ratio uses).
 pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
+    disk_space_full(path).map(|(total, free, _)| (total, free))
+}
+
+/// Total, free and available (to us, `f_bavail`) bytes of the file system holding `path`.
+pub fn disk_space_full(path: &Path) -> io::Result<(u64, u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
@@ -313,12 +357,13 @@ pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
     let stat = unsafe { stat.assume_init() };
     // The field types differ between platforms (u32 on some 32-bit ones).
     #[allow(clippy::unnecessary_cast)]
-    let (block, blocks, free) = (
+    let (block, blocks, free, avail) = (
         stat.f_frsize as u64,
         stat.f_blocks as u64,
         stat.f_bfree as u64,
+        stat.f_bavail as u64,
     );
-    Ok((blocks * block, free * block))
+    Ok((blocks * block, free * block, avail * block))
 }
 
 #[cfg(test)]

@@ -66,10 +66,15 @@ pub enum StoreError {
     Poisoned(String),
     #[error("flush to disk did not complete in time")]
     FlushTimeout,
-    #[error("disk is {used_percent}% full (writes refused above {limit_percent}%)")]
+    #[error(
+        "disk full: {used_percent}% used, {available_mib} MiB available (writes refused above \
+         {limit_percent}% or below {margin_mib} MiB available)"
+    )]
     DiskFull {
         used_percent: u32,
         limit_percent: u32,
+        available_mib: u64,
+        margin_mib: u64,
     },
     #[error("queue {0} already has a writer")]
     QueueBusy(QueueKey),
@@ -238,6 +243,12 @@ impl Store {
         &self.config
     }
 
+    /// Free bytes below which appends are refused: the next commit-log file, an index
+    /// file and 64 MiB for consume queues and config files (all sparse but the log).
+    pub(crate) fn space_margin(&self) -> u64 {
+        (self.config.commit_log_file_size + self.config.index.file_len() + (64 << 20)) as u64
+    }
+
     pub fn root(&self) -> &Path {
         &self.config.root
     }
@@ -402,6 +413,9 @@ impl Store {
             return Err(StoreError::DiskFull {
                 used_percent: retention::disk_used_percent(&self.config.root).unwrap_or(100),
                 limit_percent: (self.config.retention.disk_hard_ratio * 100.0) as u32,
+                available_mib: mmap::disk_space_full(&self.config.root)
+                    .map_or(0, |(_, _, available)| available >> 20),
+                margin_mib: self.space_margin() >> 20,
             });
         }
         Ok(())

@@ -91,24 +91,44 @@ pub(super) fn disk_used_percent(root: &Path) -> Option<u32> {
         .map(|r| (r * 100.0).round() as u32)
 }
 
-/// One retention run over `store`.
-pub(super) fn run(store: &Store, now_ms: i64, hour_of_day: u8) -> Result<Outcome, StoreError> {
+/// Writes are refused when the disk is used past `disk_hard_ratio`, or when less is
+/// available than `margin` bytes: room for the next commit-log file, an index file and
+/// some consume-queue growth. Mapped pages that the file system cannot back kill the
+/// process (SIGBUS), so the store stops before the disk is really full. Checked every
+/// 100 ms; returns (full, used ratio).
+pub(super) fn check_space(store: &Store) -> Result<(bool, f64), StoreError> {
     let config = &store.config.retention;
-    let used = disk_used_ratio(&store.config.root)?;
-    let full = used > config.disk_hard_ratio;
+    let (total, free, available) = super::mmap::disk_space_full(&store.config.root)?;
+    let used = if total == 0 {
+        0.0
+    } else {
+        1.0 - free as f64 / total as f64
+    };
+    let margin = store.space_margin();
+    let full = used > config.disk_hard_ratio || available < margin;
     if full != store.disk_full.swap(full, Ordering::AcqRel) {
         if full {
             tracing::error!(
                 used_percent = (used * 100.0) as u32,
+                available_mib = available >> 20,
+                margin_mib = margin >> 20,
                 "disk full: writes refused"
             );
         } else {
             tracing::info!(
                 used_percent = (used * 100.0) as u32,
+                available_mib = available >> 20,
                 "disk usage back below the limit: writes accepted"
             );
         }
     }
+    Ok((full, used))
+}
+
+/// One retention run over `store`.
+pub(super) fn run(store: &Store, now_ms: i64, hour_of_day: u8) -> Result<Outcome, StoreError> {
+    let config = &store.config.retention;
+    let (full, used) = check_space(store)?;
     let files = store.commit_log.files_snapshot();
     let modified: Vec<i64> = files
         .iter()
@@ -180,7 +200,11 @@ pub(super) fn run_periodically(store: Weak<Store>) {
             std::thread::sleep(std::time::Duration::from_millis(100));
             slept += std::time::Duration::from_millis(100);
             match store.upgrade() {
-                Some(s) if !s.threads_stopping() => {}
+                Some(s) if !s.threads_stopping() => {
+                    if let Err(e) = check_space(&s) {
+                        tracing::warn!(error = %e, "disk space check failed");
+                    }
+                }
                 _ => return,
             }
         }

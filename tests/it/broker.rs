@@ -678,7 +678,9 @@ async fn a_panicking_actor_is_restarted_with_its_state() {
 #[actix_rt::test]
 async fn a_full_writer_mailbox_is_system_busy_at_once() {
     let dir = temp_dir("broker-busy");
-    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    // Writers on a thread of their own, which the test stalls.
+    let (_namesrv, broker) =
+        start_with(&dir, FlushMode::Async, |c| c.dedicated_store_threads = true).await;
     let client = connect(broker.local_addr()).await;
     let first = client
         .invoke(send_request("Busy", 0, "warm", "t"), TIMEOUT)
