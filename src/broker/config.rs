@@ -55,11 +55,12 @@ pub struct BrokerConfig {
     pub enable_property_filter: bool,
     pub default_topic_queue_nums: i32,
     pub region_id: String,
-    /// Queue writers and the reput dispatcher on threads of their own (`true`), or on the
-    /// thread that serves requests (`false`, the default). Inline saves two thread hops per
-    /// send: on a 2-core machine shared with clients, 64 sync senders go from 58k to 73k
-    /// msg/s (docs/perf.md). Dedicated threads keep a slow disk from stalling the server
-    /// (full writer mailboxes are then answered SYSTEM_BUSY at once). `dedicatedStoreThreads`.
+    /// Queue writers on a thread of their own (`true`), or on the thread that serves
+    /// requests (`false`, the default). Inline saves two thread hops per send: on a 2-core
+    /// machine shared with clients, 64 sync senders go from ~58k to ~70k msg/s
+    /// (docs/perf.md). A dedicated thread keeps a slow disk from stalling the server (full
+    /// writer mailboxes are then answered SYSTEM_BUSY at once). `dedicatedStoreThreads`.
+    /// The reput dispatcher always has its own thread.
     pub dedicated_store_threads: bool,
     pub store: StoreConfig,
 }

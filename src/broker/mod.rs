@@ -1,9 +1,9 @@
 //! The broker: wiring of the store, the actors and the request service.
 //!
 //! [`start`] opens the store (recovering it), starts the actors — topic configs, consumer
-//! offsets, client manager, long-poll service on this arbiter; queue writers and the reput
-//! dispatcher on this arbiter too, or on arbiters of their own with
-//! `dedicatedStoreThreads=true` — serves [`service::BrokerService`] on the
+//! offsets, client manager, long-poll service on this arbiter; queue writers on this arbiter
+//! too (or on their own with `dedicatedStoreThreads=true`); the reput dispatcher on its own
+//! — serves [`service::BrokerService`] on the
 //! listen address, and registers with the name servers. See docs/ARCHITECTURE.md.
 
 pub mod clients;
@@ -123,17 +123,17 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let poll_store = Arc::clone(&store);
     let long_poll = Supervisor::start(move |_| LongPoll::new(poll_store));
     let locks = Supervisor::start(|_| QueueLocks::default());
-    // Reput and queue writers: on threads of their own, or on this one (see
-    // `BrokerConfig::dedicated_store_threads`).
-    let arbiters: Vec<Arbiter> = if config.dedicated_store_threads {
-        vec![Arbiter::new(), Arbiter::new()]
-    } else {
-        Vec::new()
-    };
-    let (reput_home, store_home) = match arbiters.as_slice() {
-        [reput, store] => (reput.handle(), store.handle()),
-        _ => (Arbiter::current(), Arbiter::current()),
-    };
+    // The reput dispatcher on a thread of its own (building consume queues faults in pages
+    // of thousands of files when a broker has many queues; that must not stall serving);
+    // queue writers on this thread, or on their own with `dedicatedStoreThreads`.
+    let mut arbiters: Vec<Arbiter> = vec![Arbiter::new()];
+    if config.dedicated_store_threads {
+        arbiters.push(Arbiter::new());
+    }
+    let reput_home = arbiters[0].handle();
+    let store_home = arbiters
+        .get(1)
+        .map_or_else(Arbiter::current, Arbiter::handle);
     let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());
     let reput =
         Supervisor::start_in_arbiter(&reput_home, move |_| Reput::new(reput_store, reput_poll));

@@ -66,6 +66,9 @@ pub struct ConsumeQueue {
     writer: Mutex<Option<FileWriter>>,
     max_offset: AtomicU64,
     min_offset: AtomicU64,
+    /// `max_offset` at the last flush: an unchanged queue is not flushed again (a flush is
+    /// an fsync, and a broker may hold thousands of idle queues).
+    flushed_max: AtomicU64,
 }
 
 impl ConsumeQueue {
@@ -81,6 +84,7 @@ impl ConsumeQueue {
             files: RwLock::new(Vec::new()),
             writer: Mutex::new(None),
             max_offset: AtomicU64::new(0),
+            flushed_max: AtomicU64::new(u64::MAX),
             min_offset: AtomicU64::new(0),
         }
     }
@@ -269,9 +273,16 @@ impl ConsumeQueue {
 
     /// Flushes every file to disk.
     pub fn flush(&self) -> std::io::Result<()> {
-        for file in self.files.read().unwrap_or_else(|e| e.into_inner()).iter() {
+        let max = self.max_offset();
+        if self.flushed_max.load(Ordering::Acquire) == max {
+            return Ok(());
+        }
+        let files: Vec<Arc<MappedFile>> =
+            self.files.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for file in &files {
             file.flush(0, file.published())?;
         }
+        self.flushed_max.store(max, Ordering::Release);
         Ok(())
     }
 

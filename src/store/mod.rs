@@ -424,12 +424,15 @@ impl Store {
     /// Flushes queues and index, then records how far log and queues are on disk.
     pub(crate) fn write_checkpoint(&self) -> Result<(), StoreError> {
         let dispatched = self.dispatched();
-        for cq in self
+        // Flush without holding the table's lock: dispatch adds queues meanwhile.
+        let queues: Vec<_> = self
             .queues
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-        {
+            .cloned()
+            .collect();
+        for cq in queues {
             cq.flush()?;
         }
         self.index.flush()?;
