@@ -69,7 +69,7 @@ impl RemotingClient {
         let (outgoing, requests) = mpsc::channel(1024);
         let (inbound_tx, inbound) = mpsc::channel(256);
         tokio::spawn(run(
-            Framed::new(stream, RemotingCodec::default()),
+            Framed::with_capacity(stream, RemotingCodec::default(), 64 * 1024),
             requests,
             inbound_tx,
         ));

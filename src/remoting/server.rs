@@ -159,7 +159,8 @@ async fn serve_connection<S: Service>(
         FramedWrite::new(write_half, RemotingCodec::new(config.max_frame)),
         queued,
     ));
-    let mut frames = FramedRead::new(read_half, RemotingCodec::new(config.max_frame));
+    let mut frames =
+        FramedRead::with_capacity(read_half, RemotingCodec::new(config.max_frame), 64 * 1024);
     while let Some(next) = frames.next().await {
         let request = match next {
             Ok(cmd) => cmd,
