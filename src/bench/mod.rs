@@ -227,6 +227,10 @@ fn header(mode: &str, common: &Common, extra: &str) {
 }
 
 async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !(args.oneway && args.batch > 1),
+        "--oneway sends one message at a time (no -b)"
+    );
     let common = args.common.clone();
     let topics = topic_names(&common);
     let mode = if e2e_group.is_some() {
@@ -327,20 +331,15 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
                 let producer = producer.clone();
                 let send = async move {
                     let t = Instant::now();
-                    let r = if args.oneway {
-                        let mut it = msgs.into_iter();
-                        match it.next() {
-                            Some(m) => producer.send_oneway(m).await.map(|_| ()),
-                            None => Ok(()),
+                    let mut msgs = msgs;
+                    let r = match msgs.pop() {
+                        Some(m) if msgs.is_empty() && args.oneway => producer.send_oneway(m).await,
+                        Some(m) if msgs.is_empty() => producer.send(m).await.map(drop),
+                        Some(m) => {
+                            msgs.push(m);
+                            producer.send_batch(msgs).await.map(drop)
                         }
-                    } else if n > 1 {
-                        producer.send_batch(msgs).await.map(|_| ())
-                    } else {
-                        let mut it = msgs.into_iter();
-                        match it.next() {
-                            Some(m) => producer.send(m).await.map(|_| ()),
-                            None => Ok(()),
-                        }
+                        None => Ok(()),
                     };
                     (r, t.elapsed())
                 };
@@ -417,7 +416,7 @@ fn account(
             meter.done(n, bytes);
             sent.fetch_add(n, Ordering::Relaxed);
             if !oneway {
-                let _ = stats::lock(recorder).record(outcome.1.as_micros().max(1) as u64);
+                let _ = crate::util::lock(recorder).record(outcome.1.as_micros().max(1) as u64);
             }
         }
         Err(e) => {
@@ -465,11 +464,11 @@ async fn start_consumer(
                 counted += 1;
                 bytes += m.body.len() as u64;
                 if born <= now && now - born < 3_600_000_000 {
-                    let _ = stats::lock(&born_rec).record((now - born).max(1));
+                    let _ = crate::util::lock(&born_rec).record((now - born).max(1));
                 }
                 let stored = (m.store_timestamp.max(0) as u64) * 1000;
                 if stored > 0 && stored <= now {
-                    let _ = stats::lock(&store_rec).record((now - stored).max(1));
+                    let _ = crate::util::lock(&store_rec).record((now - stored).max(1));
                 }
             }
             meter.done(counted, bytes);

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::util::lock;
+
 /// Latencies in microseconds, 1 µs .. 1 h, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!())
@@ -33,24 +35,21 @@ pub struct Meter {
 
 impl Meter {
     pub fn new(name: &'static str) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            messages: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            recorders: Mutex::default(),
-            second: None,
-        })
+        Self::build(name, None)
     }
 
     pub fn with_second(name: &'static str, second: Arc<Meter>) -> Arc<Self> {
+        Self::build(name, Some(second))
+    }
+
+    fn build(name: &'static str, second: Option<Arc<Meter>>) -> Arc<Self> {
         Arc::new(Self {
             name,
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             recorders: Mutex::default(),
-            second: Some(second),
+            second,
         })
     }
 
@@ -74,10 +73,6 @@ impl Meter {
             h.reset();
         }
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The end-of-run numbers of one meter.

@@ -302,11 +302,8 @@ impl BrokerService {
         ext.append("MSG_REGION", &p.config.region_id);
         ext.append("TRACE_ON", "true");
         ext.append("msgId", &msg_id);
-        ext.append("queueId", itoa(i64::from(queue_id)).as_str());
-        ext.append(
-            "queueOffset",
-            itoa(appended.first_queue_offset as i64).as_str(),
-        );
+        ext.append("queueId", &queue_id.to_string());
+        ext.append("queueOffset", &appended.first_queue_offset.to_string());
         if !transaction_ids.is_empty() {
             ext.append("transactionId", &transaction_ids.join(","));
         }
@@ -926,26 +923,4 @@ fn rand_u32() -> u32 {
     x ^= x << 5;
     STATE.store(x, Ordering::Relaxed);
     x
-}
-
-/// A number as text without going through `format!`.
-fn itoa(n: i64) -> String {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let negative = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let mut out = String::with_capacity(21);
-    if negative {
-        out.push('-');
-    }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
-    out
 }

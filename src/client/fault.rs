@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::protocol::body::client::MessageQueue;
+use crate::util::lock;
 
 const LATENCY_BOUNDS_MS: [u64; 7] = [50, 100, 550, 1_000, 2_000, 3_000, 15_000];
 const NOT_AVAILABLE_MS: [u64; 7] = [0, 0, 30_000, 60_000, 120_000, 180_000, 600_000];
@@ -20,23 +21,38 @@ const NOT_AVAILABLE_MS: [u64; 7] = [0, 0, 30_000, 60_000, 120_000, 180_000, 600_
 pub const ISOLATION: Duration = Duration::from_secs(30);
 
 /// Brokers to avoid, and until when.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FaultTable {
+    /// Off: nothing is recorded, every broker is available (plain round robin).
+    enabled: bool,
     unavailable_until: Mutex<HashMap<String, Instant>>,
 }
 
+impl Default for FaultTable {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
 impl FaultTable {
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            unavailable_until: Mutex::default(),
+        }
+    }
+
     /// Records the outcome of a send to `broker`.
     pub fn record(&self, broker: &str, latency: Duration, failed: bool, now: Instant) {
+        if !self.enabled {
+            return;
+        }
         let avoid = if failed {
             ISOLATION
         } else {
             not_available_for(latency)
         };
-        let mut table = self
-            .unavailable_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut table = lock(&self.unavailable_until);
         if avoid.is_zero() {
             table.remove(broker);
         } else {
@@ -45,10 +61,7 @@ impl FaultTable {
     }
 
     pub fn available(&self, broker: &str, now: Instant) -> bool {
-        let table = self
-            .unavailable_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let table = lock(&self.unavailable_until);
         table.get(broker).is_none_or(|until| now >= *until)
     }
 
@@ -128,6 +141,10 @@ mod tests {
             let chosen = t.select(&queues, &counter, Some("b"), now).unwrap();
             assert_eq!(chosen.broker_name, "a");
         }
+        // Switched off, a failure is not remembered.
+        let off = FaultTable::new(false);
+        off.record("a", Duration::from_millis(5), true, now);
+        assert!(off.available("a", now));
         // With a single broker the retry still goes somewhere.
         let single = [q("a", 0)];
         assert!(t.select(&single, &counter, Some("a"), now).is_some());

@@ -22,6 +22,7 @@ use crate::protocol::header::broker::{ConsumerGroupRequest, UnregisterClientRequ
 use crate::protocol::header::namesrv::RouteByTopicRequest;
 use crate::protocol::{fastjson, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::client::RemotingClient;
+use crate::util::{lock, read, write};
 
 /// Shared by a producer or consumer and its background tasks.
 #[derive(Debug)]
@@ -397,16 +398,4 @@ pub(crate) async fn resolve(addr: &str) -> Result<SocketAddr, ClientError> {
         .ok()
         .and_then(|mut it| it.next())
         .ok_or_else(|| ClientError::BadAddress(addr.to_owned()))
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use bytes::Bytes;
 
-use crate::protocol::message::{offset_msg_id, sys_flag, Record, RecordError};
+use crate::protocol::message::{hex_upper as hex, offset_msg_id, sys_flag, Record, RecordError};
 use crate::protocol::properties;
 
 /// A message to send.
@@ -231,16 +231,6 @@ impl UniqueIds {
         id.push_str(&hex(&tail));
         id
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
 }
 
 /// Midnight UTC of the first day of `now_ms`'s month (civil-from-days arithmetic).

@@ -15,13 +15,14 @@ use bytes::Bytes;
 
 use super::error::ClientError;
 use super::fault::FaultTable;
-use super::instance::{lock, Instance};
+use super::instance::Instance;
 use super::message::{deflate, Message};
 use super::ClientConfig;
 use crate::protocol::body::client::MessageQueue;
 use crate::protocol::body::{perm, TopicRouteData};
 use crate::protocol::message::{encode_batch, sys_flag, BatchItem, MAX_TOPIC_LEN};
 use crate::protocol::{properties, ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use crate::util::lock;
 
 /// Producer settings (names as RocketMQ's `DefaultMQProducer`).
 #[derive(Debug, Clone)]
@@ -108,7 +109,6 @@ struct Publish {
 enum Target<'a> {
     RoundRobin,
     Queue(&'a MessageQueue),
-    Selector(&'a (dyn Fn(&[MessageQueue], &Message) -> usize + Send + Sync)),
 }
 
 impl Producer {
@@ -118,11 +118,11 @@ impl Producer {
         instance.add_producer_group(&config.group);
         Ok(Self {
             inner: Arc::new(Inner {
+                faults: FaultTable::new(config.latency_fault_avoidance),
                 instance,
                 config,
                 publish: Mutex::default(),
                 counter: AtomicUsize::new(rand_start()),
-                faults: FaultTable::default(),
             }),
         })
     }
@@ -133,7 +133,7 @@ impl Producer {
 
     /// Sends and waits for the broker's answer, retrying on another broker on failure.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
-        self.inner.send(msg, Target::RoundRobin).await
+        self.inner.send(vec![msg], Target::RoundRobin).await
     }
 
     /// Sends to one queue (no move to another queue on failure).
@@ -142,7 +142,7 @@ impl Producer {
         msg: Message,
         queue: &MessageQueue,
     ) -> Result<SendResult, ClientError> {
-        self.inner.send(msg, Target::Queue(queue)).await
+        self.inner.send(vec![msg], Target::Queue(queue)).await
     }
 
     /// Sends to the queue `selector` picks among the topic's writable queues (by index),
@@ -155,7 +155,10 @@ impl Producer {
     where
         F: Fn(&[MessageQueue], &Message) -> usize + Send + Sync,
     {
-        self.inner.send(msg, Target::Selector(&selector)).await
+        check_topic(&msg.topic)?;
+        let publish = self.inner.publish_info(&msg.topic).await?;
+        let queue = &publish.queues[selector(&publish.queues, &msg) % publish.queues.len()];
+        self.inner.send(vec![msg], Target::Queue(queue)).await
     }
 
     /// Starts a send in the background; the returned future resolves to its result.
@@ -164,7 +167,7 @@ impl Producer {
         msg: Message,
     ) -> impl Future<Output = Result<SendResult, ClientError>> + Send + 'static {
         let inner = Arc::clone(&self.inner);
-        let task = tokio::spawn(async move { inner.send(msg, Target::RoundRobin).await });
+        let task = tokio::spawn(async move { inner.send(vec![msg], Target::RoundRobin).await });
         async move {
             task.await
                 .unwrap_or(Err(ClientError::NotRunning("producer task")))
@@ -174,7 +177,7 @@ impl Producer {
     /// Sends without waiting for (or getting) an answer.
     pub async fn send_oneway(&self, msg: Message) -> Result<(), ClientError> {
         let inner = &self.inner;
-        let (request, _) = inner.prepare(vec![msg])?;
+        let request = inner.prepare(vec![msg])?;
         let publish = inner.publish_info(&request.topic).await?;
         let queue = inner
             .faults
@@ -190,7 +193,7 @@ impl Producer {
     /// Sends messages of one topic as one batch (stored as separate messages, in order,
     /// in one queue).
     pub async fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult, ClientError> {
-        self.inner.send_many(msgs, Target::RoundRobin).await
+        self.inner.send(msgs, Target::RoundRobin).await
     }
 
     /// A batch to one queue.
@@ -199,7 +202,7 @@ impl Producer {
         msgs: Vec<Message>,
         queue: &MessageQueue,
     ) -> Result<SendResult, ClientError> {
-        self.inner.send_many(msgs, Target::Queue(queue)).await
+        self.inner.send(msgs, Target::Queue(queue)).await
     }
 
     /// The topic's writable queues (as the producer would choose among them).
@@ -254,22 +257,17 @@ impl Prepared {
 }
 
 impl Inner {
-    async fn send(&self, msg: Message, target: Target<'_>) -> Result<SendResult, ClientError> {
-        let (prepared, _) = self.prepare(vec![msg])?;
-        self.send_prepared(prepared, target).await
-    }
-
-    async fn send_many(
+    async fn send(
         &self,
         msgs: Vec<Message>,
         target: Target<'_>,
     ) -> Result<SendResult, ClientError> {
-        let (prepared, _) = self.prepare(msgs)?;
+        let prepared = self.prepare(msgs)?;
         self.send_prepared(prepared, target).await
     }
 
     /// Checks and encodes: one message, or several as a batch body.
-    fn prepare(&self, mut msgs: Vec<Message>) -> Result<(Prepared, usize), ClientError> {
+    fn prepare(&self, mut msgs: Vec<Message>) -> Result<Prepared, ClientError> {
         let Some(first) = msgs.first() else {
             return Err(ClientError::InvalidMessage("no message to send".into()));
         };
@@ -344,7 +342,7 @@ impl Inner {
                 self.config.max_message_size
             )));
         }
-        Ok((prepared, count))
+        Ok(prepared)
     }
 
     async fn send_prepared(
@@ -367,33 +365,15 @@ impl Inner {
                 Target::Queue(q) => (*q).clone(),
                 Target::RoundRobin => {
                     let publish = self.publish_info(&prepared.topic).await?;
-                    let chosen = if self.config.latency_fault_avoidance {
-                        self.faults.select(
+                    self.faults
+                        .select(
                             &publish.queues,
                             &self.counter,
                             last_broker.as_deref(),
                             Instant::now(),
                         )
-                    } else {
-                        FaultTable::default().select(
-                            &publish.queues,
-                            &self.counter,
-                            last_broker.as_deref(),
-                            Instant::now(),
-                        )
-                    };
-                    chosen
                         .ok_or_else(|| ClientError::NoRoute(prepared.topic.clone()))?
                         .clone()
-                }
-                Target::Selector(select) => {
-                    let publish = self.publish_info(&prepared.topic).await?;
-                    if publish.queues.is_empty() {
-                        return Err(ClientError::NoRoute(prepared.topic.clone()));
-                    }
-                    let probe = Message::new(prepared.topic.clone(), prepared.body.clone());
-                    let i = select(&publish.queues, &probe) % publish.queues.len();
-                    publish.queues[i].clone()
                 }
             };
             let started = Instant::now();

@@ -447,13 +447,18 @@ pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
     }
     bytes.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
     bytes.extend_from_slice(&physical_offset.to_be_bytes());
+    hex_upper(&bytes)
+}
+
+/// Uppercase hex, as RocketMQ writes message ids.
+pub fn hex_upper(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut id = String::with_capacity(bytes.len() * 2);
+    let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        id.push(char::from(DIGITS[usize::from(b >> 4)]));
-        id.push(char::from(DIGITS[usize::from(b & 15)]));
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
-    id
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::util::lock;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -205,8 +207,4 @@ async fn run(
     reader.abort();
     // Callers still waiting learn that the connection is gone.
     lock(&pending).clear();
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

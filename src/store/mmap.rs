@@ -104,21 +104,21 @@ impl MappedFile {
     /// queues, index) do not.
     pub fn create_reserved(dir: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let path = dir.join(file_name(start));
-        {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
-            reserve(&file, len)?;
-        }
-        Self::create_at(&path, start, len, warm)
+        Self::create_file(&dir.join(file_name(start)), start, len, warm, true)
     }
 
     /// Creates (or reuses) the file at `path` of exactly `len` bytes and maps it.
     pub fn create_at(path: &Path, start: u64, len: usize, warm: WarmUp) -> io::Result<Self> {
+        Self::create_file(path, start, len, warm, false)
+    }
+
+    fn create_file(
+        path: &Path,
+        start: u64,
+        len: usize,
+        warm: WarmUp,
+        reserved: bool,
+    ) -> io::Result<Self> {
         let path = path.to_path_buf();
         let file = OpenOptions::new()
             .read(true)
@@ -126,6 +126,9 @@ impl MappedFile {
             .create(true)
             .truncate(false)
             .open(&path)?;
+        if reserved {
+            reserve(&file, len)?;
+        }
         if file.metadata()?.len() != len as u64 {
             file.set_len(len as u64)?;
         }

@@ -78,11 +78,15 @@ pub struct Outcome {
 /// Used share of the disk holding `root`: (total − free) / total, as RocketMQ computes it.
 pub(super) fn disk_used_ratio(root: &Path) -> std::io::Result<f64> {
     let (total, free) = super::mmap::disk_space(root)?;
-    Ok(if total == 0 {
+    Ok(used_ratio(total, free))
+}
+
+fn used_ratio(total: u64, free: u64) -> f64 {
+    if total == 0 {
         0.0
     } else {
         1.0 - free as f64 / total as f64
-    })
+    }
 }
 
 pub(super) fn disk_used_percent(root: &Path) -> Option<u32> {
@@ -99,11 +103,7 @@ pub(super) fn disk_used_percent(root: &Path) -> Option<u32> {
 pub(super) fn check_space(store: &Store) -> Result<(bool, f64), StoreError> {
     let config = &store.config.retention;
     let (total, free, available) = super::mmap::disk_space_full(&store.config.root)?;
-    let used = if total == 0 {
-        0.0
-    } else {
-        1.0 - free as f64 / total as f64
-    };
+    let used = used_ratio(total, free);
     let margin = store.space_margin();
     let full = used > config.disk_hard_ratio || available < margin;
     if full != store.disk_full.swap(full, Ordering::AcqRel) {

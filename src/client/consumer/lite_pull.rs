@@ -7,7 +7,7 @@
 //! `auto_commit`, every `persist_interval`. [`LitePullConsumer::seek`] moves a queue and
 //! discards what was pulled before.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,14 +16,15 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::offsets::OffsetStore;
-use super::process_queue::ProcessQueue;
+use super::process_queue::{open, reconcile, ProcessQueue, QueueTable};
 use super::pull::{step, Step};
 use super::rebalance::{allocate, subscribe_queues};
 use super::{ConsumerConfig, Subscription};
 use crate::client::error::ClientError;
-use crate::client::instance::{lock, Instance};
+use crate::client::instance::Instance;
 use crate::client::{ClientConfig, MessageExt};
 use crate::protocol::body::client::{ConsumerData, MessageQueue};
+use crate::util::lock;
 
 struct Batch {
     pq: Arc<ProcessQueue>,
@@ -40,7 +41,7 @@ struct Inner {
     instance: Arc<Instance>,
     config: ConsumerConfig,
     subs: Mutex<Vec<Subscription>>,
-    queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
+    queues: QueueTable,
     offsets: OffsetStore,
     buffer_tx: mpsc::Sender<Batch>,
     buffer_rx: tokio::sync::Mutex<mpsc::Receiver<Batch>>,
@@ -237,32 +238,11 @@ impl Inner {
 
     /// Makes the owned queues (of `topic`, or all when `None`) equal to `wanted`.
     async fn apply(self: &Arc<Self>, topic: Option<&str>, wanted: BTreeSet<MessageQueue>) {
-        let removed: Vec<(MessageQueue, Arc<ProcessQueue>)> = {
-            let mut table = lock(&self.queues);
-            let gone: Vec<MessageQueue> = table
-                .keys()
-                .filter(|q| topic.is_none_or(|t| q.topic == t) && !wanted.contains(*q))
-                .cloned()
-                .collect();
-            gone.into_iter()
-                .filter_map(|q| table.remove(&q).map(|pq| (q, pq)))
-                .collect()
-        };
-        for (queue, pq) in removed {
-            pq.drop_queue();
-            let _ = self
-                .offsets
-                .persist(Some(std::slice::from_ref(&queue)))
-                .await;
-            self.offsets.remove(&queue);
+        let (removed, added) =
+            reconcile(&self.queues, |q| topic.is_none_or(|t| q.topic == t), wanted);
+        for (queue, _) in removed {
+            self.offsets.release(&queue).await;
         }
-        let added: Vec<MessageQueue> = {
-            let table = lock(&self.queues);
-            wanted
-                .into_iter()
-                .filter(|q| !table.contains_key(q))
-                .collect()
-        };
         for queue in added {
             let Some(sub) = lock(&self.subs)
                 .iter()
@@ -271,18 +251,9 @@ impl Inner {
             else {
                 continue;
             };
-            let offset = match self
-                .offsets
-                .start_offset(&queue, self.config.consume_from_where)
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::debug!(?queue, error = %e, "no start offset yet");
-                    continue;
-                }
+            let Some(pq) = open(&self.offsets, &queue, self.config.consume_from_where).await else {
+                continue;
             };
-            let pq = Arc::new(ProcessQueue::new(queue.clone(), offset));
             lock(&self.queues).insert(queue, Arc::clone(&pq));
             tokio::spawn(Arc::clone(self).pull_loop(pq, sub));
         }

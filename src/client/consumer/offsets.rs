@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::pull::{master, max_offset, min_offset, offset_by_time};
 use super::{ConsumeFromWhere, MessageModel};
 use crate::client::error::ClientError;
-use crate::client::instance::{check, lock, Instance};
+use crate::client::instance::{check, Instance};
 use crate::protocol::body::client::MessageQueue;
 use crate::protocol::header::broker::{QueryConsumerOffsetRequest, UpdateConsumerOffsetRequest};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::util::lock;
 
 #[derive(Debug)]
 pub(crate) struct OffsetStore {
@@ -81,6 +82,13 @@ impl OffsetStore {
 
     pub fn remove(&self, queue: &MessageQueue) {
         lock(&self.table).remove(queue);
+    }
+
+    /// A queue is no longer ours: commit its offset (errors are logged by `persist`) and
+    /// forget it.
+    pub async fn release(&self, queue: &MessageQueue) {
+        let _ = self.persist(Some(std::slice::from_ref(queue))).await;
+        self.remove(queue);
     }
 
     /// The committed offset (broker or file), `None` if the queue has none.

@@ -1,14 +1,16 @@
 //! The client-side state of one assigned queue: messages pulled but not yet consumed
 //! (ordered by queue offset), the next pull offset, and the orderly lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::client::instance::lock;
+use super::offsets::OffsetStore;
+use super::ConsumeFromWhere;
 use crate::client::MessageExt;
 use crate::protocol::body::client::MessageQueue;
+use crate::util::lock;
 
 /// A broker lock is trusted for this long after it was (re)taken (RocketMQ's client lock
 /// expiry; the broker keeps it 60 s, renewed every 20 s).
@@ -152,5 +154,55 @@ impl ProcessQueue {
 
     pub fn locked(&self) -> bool {
         lock(&self.locked_at).is_some_and(|t| t.elapsed() < LOCK_EXPIRY)
+    }
+}
+
+/// The queues a consumer pulls.
+pub(crate) type QueueTable = Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>;
+
+/// Makes the table's queues that are `in_scope` equal to `wanted`: takes out the ones no
+/// longer wanted (marked dropped, so their pull loops and listeners stop) and returns them,
+/// with the wanted queues the table does not have yet.
+pub(crate) fn reconcile(
+    table: &QueueTable,
+    in_scope: impl Fn(&MessageQueue) -> bool,
+    wanted: BTreeSet<MessageQueue>,
+) -> (Vec<(MessageQueue, Arc<ProcessQueue>)>, Vec<MessageQueue>) {
+    let mut table = lock(table);
+    let gone: Vec<MessageQueue> = table
+        .keys()
+        .filter(|q| in_scope(q) && !wanted.contains(*q))
+        .cloned()
+        .collect();
+    let removed: Vec<(MessageQueue, Arc<ProcessQueue>)> = gone
+        .into_iter()
+        .filter_map(|q| table.remove(&q).map(|pq| (q, pq)))
+        .collect();
+    for (_, pq) in &removed {
+        pq.drop_queue();
+    }
+    let added = wanted
+        .into_iter()
+        .filter(|q| !table.contains_key(q))
+        .collect();
+    (removed, added)
+}
+
+/// A cache for a newly owned queue, starting where the group left off (or where
+/// `from` says); `None` (logged) when the start offset cannot be had yet.
+pub(crate) async fn open(
+    offsets: &OffsetStore,
+    queue: &MessageQueue,
+    from: ConsumeFromWhere,
+) -> Option<Arc<ProcessQueue>> {
+    match offsets.start_offset(queue, from).await {
+        Ok(offset) => {
+            tracing::debug!(?queue, offset, "queue assigned");
+            Some(Arc::new(ProcessQueue::new(queue.clone(), offset)))
+        }
+        Err(e) => {
+            tracing::debug!(?queue, error = %e, "no start offset yet");
+            None
+        }
     }
 }

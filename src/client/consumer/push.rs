@@ -7,7 +7,7 @@
 //! at most `consume_threads` at once; a queue with more than `pull_threshold_for_queue`
 //! cached messages is not pulled until the listener catches up.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,17 +16,18 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::offsets::OffsetStore;
-use super::process_queue::ProcessQueue;
+use super::process_queue::{open, reconcile, ProcessQueue, QueueTable};
 use super::pull::{master, step, Step};
 use super::rebalance::{allocate, lock_queues};
 use super::{
     retry_topic, ConsumeStatus, ConsumerConfig, MessageModel, OrderlyStatus, Subscription,
 };
 use crate::client::error::ClientError;
-use crate::client::instance::{check, lock, Instance};
+use crate::client::instance::{check, Instance};
 use crate::client::{ClientConfig, MessageExt};
 use crate::protocol::body::client::{ConsumerData, MessageQueue};
 use crate::protocol::{RemotingCommand, RequestCode};
+use crate::util::lock;
 
 type ConcurrentFn = dyn Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync;
 type OrderlyFn = dyn Fn(&[MessageExt]) -> OrderlyStatus + Send + Sync;
@@ -141,7 +142,7 @@ struct Inner {
     config: ConsumerConfig,
     subs: Vec<Subscription>,
     listener: Listener,
-    queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
+    queues: QueueTable,
     offsets: OffsetStore,
     workers: Arc<Semaphore>,
     waker: Arc<Notify>,
@@ -256,28 +257,13 @@ impl Inner {
         if self.stop.is_cancelled() {
             return;
         }
-        let removed: Vec<(MessageQueue, Arc<ProcessQueue>)> = {
-            let mut table = lock(&self.queues);
-            let gone: Vec<MessageQueue> = table
-                .keys()
-                .filter(|q| q.topic == sub.topic() && !allocated.contains(*q))
-                .cloned()
-                .collect();
-            gone.into_iter()
-                .filter_map(|q| table.remove(&q).map(|pq| (q, pq)))
-                .collect()
-        };
+        let (removed, mut added) = reconcile(&self.queues, |q| q.topic == sub.topic(), allocated);
         for (queue, pq) in removed {
-            pq.drop_queue();
             if self.orderly() {
                 // Let a running listener call finish before the lock is given up.
                 let _running = pq.consume_lock.lock().await;
             }
-            let _ = self
-                .offsets
-                .persist(Some(std::slice::from_ref(&queue)))
-                .await;
-            self.offsets.remove(&queue);
+            self.offsets.release(&queue).await;
             if self.orderly() && self.clustering() {
                 lock_queues(
                     &self.instance,
@@ -289,13 +275,6 @@ impl Inner {
             }
             tracing::debug!(?queue, "queue released");
         }
-        let mut added: Vec<MessageQueue> = {
-            let table = lock(&self.queues);
-            allocated
-                .into_iter()
-                .filter(|q| !table.contains_key(q))
-                .collect()
-        };
         if added.is_empty() {
             return;
         }
@@ -307,20 +286,10 @@ impl Inner {
             false
         };
         for queue in added {
-            let offset = match self
-                .offsets
-                .start_offset(&queue, self.config.consume_from_where)
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::debug!(?queue, error = %e, "no start offset yet");
-                    continue;
-                }
+            let Some(pq) = open(&self.offsets, &queue, self.config.consume_from_where).await else {
+                continue;
             };
-            let pq = Arc::new(ProcessQueue::new(queue.clone(), offset));
             pq.set_locked(locked);
-            tracing::debug!(?queue, offset, "queue assigned");
             lock(&self.queues).insert(queue, Arc::clone(&pq));
             tokio::spawn(Arc::clone(self).pull_loop(pq, sub.clone()));
         }
