@@ -5,9 +5,12 @@
 //! 1. Raw disk, measured in the same run: N MiB written with 1 MiB `write`s then one
 //!    `fdatasync` (bulk), and 64 KiB `write` + `fdatasync` in a loop (synced).
 //! 2. Store appends of 1 KiB records, ASYNC_FLUSH (N MiB in total, timed until flushed) and
-//!    SYNC_FLUSH (each writer appends one record and waits until it is on disk; S seconds),
-//!    with 1, 8 and 64 writer threads, each owning one queue. Printed as MB/s and as a ratio
-//!    of the raw numbers.
+//!    SYNC_FLUSH (S seconds; a record counts once it is on disk), with 1, 8 and 64 writer
+//!    threads, each owning one queue. SYNC writers either wait for each record before the
+//!    next (window 1, a synchronous producer) or keep up to W records in flight and wait
+//!    for the oldest (window W, an asynchronous producer: nothing is acknowledged before it
+//!    is on disk). Then the same with async waiters, as the broker waits. Printed as MB/s,
+//!    as a ratio of the raw bandwidth, and with the bytes the device wrote per byte stored.
 //! 3. Recovery: a child process fills G GiB under ASYNC_FLUSH and keeps writing; it is
 //!    killed with SIGKILL; the time `Store::open` takes to serve again is reported.
 //!
@@ -20,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apogee::protocol::message::NewMessage;
+use apogee::store::mmap::Writes;
 use apogee::store::{FlushMode, QueueKey, Store, StoreConfig};
 
 const RECORD_BODY: usize = 1024 - 91 - 5; // a 1 KiB record with a 5-byte topic, no properties
@@ -29,7 +33,14 @@ struct Args {
     dir: PathBuf,
     seconds: u64,
     recovery_gib: Vec<u64>,
+    window: usize,
+    only: Option<String>,
+    writers: Vec<i32>,
 }
+
+/// `--log-writes syscall|map-bulk|map` overrides how the commit log is written (default:
+/// by flush mode); read once into this.
+static LOG_WRITES: std::sync::OnceLock<Option<Writes>> = std::sync::OnceLock::new();
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -37,6 +48,9 @@ fn parse_args() -> Args {
         dir: PathBuf::from("target/bench-store"),
         seconds: 5,
         recovery_gib: Vec::new(),
+        window: 64,
+        only: None,
+        writers: vec![1, 8, 64],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -48,6 +62,28 @@ fn parse_args() -> Args {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(args.seconds)
+            }
+            "--window" => {
+                args.window = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(args.window)
+            }
+            "--only" => args.only = it.next(),
+            "--writers" => {
+                args.writers = it
+                    .next()
+                    .map(|v| v.split(',').filter_map(|w| w.parse().ok()).collect())
+                    .unwrap_or_default()
+            }
+            "--log-writes" => {
+                let writes = match it.next().as_deref() {
+                    Some("syscall") => Writes::Syscall,
+                    Some("map-bulk") => Writes::MapBulk,
+                    Some("map") => Writes::Map,
+                    other => panic!("--log-writes syscall|map-bulk|map, not {other:?}"),
+                };
+                let _ = LOG_WRITES.set(Some(writes));
             }
             "--recovery-gib" => {
                 args.recovery_gib = it
@@ -84,8 +120,47 @@ fn live(
     })
 }
 
-/// Bulk writes + fdatasync: into a fresh file (blocks allocated on first touch), then again
-/// over the same, now allocated, file. Returns MB/s of both.
+/// Sectors the device holding `dir` has written so far (`/proc/diskstats`), in bytes; 0
+/// where unknown (then the amplification column says "?").
+fn device_written(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return 0;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let stats = std::fs::read_to_string("/proc/diskstats").unwrap_or_default();
+    stats
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (ma, mi) = (
+                f.first()?.parse::<u32>().ok()?,
+                f.get(1)?.parse::<u32>().ok()?,
+            );
+            (ma == major && mi == minor).then(|| f.get(9)?.parse::<u64>().ok())?
+        })
+        .next()
+        .map_or(0, |sectors| sectors * 512)
+}
+
+/// One store run's result.
+struct Run {
+    mbps: f64,
+    /// Device bytes written per byte stored.
+    amplification: Option<f64>,
+}
+
+impl Run {
+    fn amplification(&self) -> String {
+        self.amplification
+            .map_or_else(|| "?".to_owned(), |a| format!("{a:.2}"))
+    }
+}
+
+/// Bulk writes + fdatasync of new data: into a fresh file (blocks allocated at writeback)
+/// and into a preallocated one (`fallocate`, as the commit log's files are); the better of
+/// the two is the round's raw bandwidth. Then again over the allocated, cached file (what
+/// the page cache and the host absorb, not new data). Returns (new data, cached rewrite).
 fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
     let path = dir.join("raw.bin");
     let chunk = vec![0xA5u8; 1 << 20];
@@ -101,7 +176,18 @@ fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
     let fresh = pass(&mut std::fs::File::create(&path).unwrap());
     let rewrite = pass(&mut std::fs::OpenOptions::new().write(true).open(&path).unwrap());
     std::fs::remove_file(&path).unwrap();
-    (fresh, rewrite)
+    let mut file = std::fs::File::create(&path).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fallocate only reads its arguments; the descriptor is open for writing.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, (mib << 20) as libc::off_t) };
+        assert_eq!(rc, 0, "fallocate: {}", std::io::Error::last_os_error());
+    }
+    let reserved = pass(&mut file);
+    drop(file);
+    std::fs::remove_file(&path).unwrap();
+    eprintln!("  raw: fresh {fresh:.0} MB/s, preallocated {reserved:.0} MB/s, cached rewrite {rewrite:.0} MB/s");
+    (fresh.max(reserved), rewrite)
 }
 
 fn raw_synced(dir: &Path, seconds: u64) -> (f64, f64) {
@@ -127,6 +213,7 @@ fn config(root: &Path, mode: FlushMode) -> StoreConfig {
     let _ = std::fs::remove_dir_all(root);
     let mut config = StoreConfig::new(root);
     config.flush.mode = mode;
+    config.log_writes = LOG_WRITES.get().copied().flatten();
     config
 }
 
@@ -146,18 +233,27 @@ fn message<'a>(topic: &'a str, queue: i32, body: &'a [u8]) -> NewMessage<'a> {
     }
 }
 
-/// Appends with `writers` threads; returns MB/s.
-fn store_run(dir: &Path, mode: FlushMode, writers: i32, mib: u64, seconds: u64) -> f64 {
+/// Appends with `writers` threads. SYNC writers keep up to `window` records in flight
+/// (1: each waits for its record before the next).
+fn store_run(
+    dir: &Path,
+    mode: FlushMode,
+    writers: i32,
+    window: usize,
+    mib: u64,
+    seconds: u64,
+) -> Run {
     let root = dir.join(format!("store-{mode:?}-{writers}"));
     let (store, _) = Store::open(config(&root, mode)).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
-        format!("{mode:?} x{writers}"),
+        format!("{mode:?} x{writers} window {window}"),
         Arc::clone(&counter),
         Arc::clone(&done),
     );
     let budget = (mib << 20) / writers as u64;
+    let device_before = device_written(dir);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let threads: Vec<_> = (0..writers)
@@ -167,21 +263,36 @@ fn store_run(dir: &Path, mode: FlushMode, writers: i32, mib: u64, seconds: u64) 
             std::thread::spawn(move || {
                 let body = vec![b'x'; RECORD_BODY];
                 let mut appender = store.queue_appender(QueueKey::new("Bench", q)).unwrap();
+                let mut in_flight = std::collections::VecDeque::with_capacity(window);
                 let mut written = 0u64;
                 loop {
                     let appended = appender.append(&[message("Bench", q, &body)]).unwrap();
                     let size = appended.placed[0].size as u64;
-                    if mode == FlushMode::Sync {
-                        store.wait_durable(appended.end).unwrap();
-                    }
                     written += size;
-                    counter.fetch_add(size, Ordering::Relaxed);
-                    let over = match mode {
-                        FlushMode::Async => written >= budget,
-                        FlushMode::Sync => Instant::now() >= deadline,
-                    };
-                    if over {
-                        break;
+                    match mode {
+                        FlushMode::Async => {
+                            counter.fetch_add(size, Ordering::Relaxed);
+                            if written >= budget {
+                                break;
+                            }
+                        }
+                        FlushMode::Sync => {
+                            in_flight.push_back((appended.end, size));
+                            let over = Instant::now() >= deadline;
+                            if in_flight.len() >= window || over {
+                                let (end, _) =
+                                    in_flight[if over { in_flight.len() - 1 } else { 0 }];
+                                store.wait_durable(end).unwrap();
+                                let flushed = store.commit_log().flushed();
+                                while in_flight.front().is_some_and(|(end, _)| *end <= flushed) {
+                                    let (_, size) = in_flight.pop_front().unwrap();
+                                    counter.fetch_add(size, Ordering::Relaxed);
+                                }
+                            }
+                            if over {
+                                break;
+                            }
+                        }
                     }
                 }
             })
@@ -195,29 +306,35 @@ fn store_run(dir: &Path, mode: FlushMode, writers: i32, mib: u64, seconds: u64) 
     let flushed_before = store.commit_log().flushed();
     store.commit_log().flush().unwrap();
     let secs = start.elapsed().as_secs_f64();
+    let device = device_written(dir) - device_before;
     eprintln!(
-        "  appended in {appended_secs:.2}s ({:.0} MiB already flushed by the flusher), final flush {:.2}s",
+        "  appended in {appended_secs:.2}s ({:.0} MiB already flushed by the flusher), final flush {:.2}s, device wrote {:.0} MiB",
         flushed_before as f64 / (1 << 20) as f64,
-        secs - appended_secs
+        secs - appended_secs,
+        device as f64 / (1 << 20) as f64
     );
     done.store(true, Ordering::Relaxed);
     monitor.join().unwrap();
     store.shutdown().unwrap();
     drop(store);
     let _ = std::fs::remove_dir_all(&root);
-    counter.load(Ordering::Relaxed) as f64 / secs / 1e6
+    let stored = counter.load(Ordering::Relaxed);
+    Run {
+        mbps: stored as f64 / secs / 1e6,
+        amplification: (device > 0).then(|| device as f64 / stored as f64),
+    }
 }
 
 /// SYNC_FLUSH with async waiters, as the broker waits: `writers` tasks on one runtime
-/// thread, each appending one record and awaiting `Store::durable`; the flusher thread does
-/// the msync for all of them. Returns MB/s.
-fn store_run_async_waiters(dir: &Path, writers: i32, seconds: u64) -> f64 {
+/// thread, each keeping up to `window` records in flight and awaiting `Store::durable` for
+/// the oldest; the flusher thread does the msync for all of them.
+fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64) -> Run {
     let root = dir.join(format!("store-sync-async-{writers}"));
     let (store, _) = Store::open(config(&root, FlushMode::Sync)).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
-        format!("Sync async-waiters x{writers}"),
+        format!("Sync async-waiters x{writers} window {window}"),
         Arc::clone(&counter),
         Arc::clone(&done),
     );
@@ -225,6 +342,7 @@ fn store_run_async_waiters(dir: &Path, writers: i32, seconds: u64) -> f64 {
         .enable_time()
         .build()
         .unwrap();
+    let device_before = device_written(dir);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     runtime.block_on(async {
@@ -234,22 +352,43 @@ fn store_run_async_waiters(dir: &Path, writers: i32, seconds: u64) -> f64 {
             local.spawn_local(async move {
                 let body = vec![b'x'; RECORD_BODY];
                 let mut appender = store.queue_appender(QueueKey::new("Bench", q)).unwrap();
-                while Instant::now() < deadline {
+                let mut in_flight = std::collections::VecDeque::with_capacity(window);
+                loop {
                     let appended = appender.append(&[message("Bench", q, &body)]).unwrap();
-                    store.durable(appended.end).await.unwrap();
-                    counter.fetch_add(appended.placed[0].size as u64, Ordering::Relaxed);
+                    in_flight.push_back((appended.end, appended.placed[0].size as u64));
+                    let over = Instant::now() >= deadline;
+                    if in_flight.len() >= window || over {
+                        let (end, _) = in_flight[if over { in_flight.len() - 1 } else { 0 }];
+                        store.durable(end).await.unwrap();
+                        let flushed = store.commit_log().flushed();
+                        while in_flight.front().is_some_and(|(end, _)| *end <= flushed) {
+                            let (_, size) = in_flight.pop_front().unwrap();
+                            counter.fetch_add(size, Ordering::Relaxed);
+                        }
+                    } else {
+                        // Let the other producers append too, as separate connections would.
+                        tokio::task::yield_now().await;
+                    }
+                    if over {
+                        break;
+                    }
                 }
             });
         }
         local.await;
     });
     let secs = start.elapsed().as_secs_f64();
+    let device = device_written(dir) - device_before;
     done.store(true, Ordering::Relaxed);
     monitor.join().unwrap();
     store.shutdown().unwrap();
     drop(store);
     let _ = std::fs::remove_dir_all(&root);
-    counter.load(Ordering::Relaxed) as f64 / secs / 1e6
+    let stored = counter.load(Ordering::Relaxed);
+    Run {
+        mbps: stored as f64 / secs / 1e6,
+        amplification: (device > 0).then(|| device as f64 / stored as f64),
+    }
 }
 
 const CHILD_ENV: &str = "APOGEE_BENCH_RECOVERY_CHILD";
@@ -332,31 +471,91 @@ fn main() {
         args.mib,
         args.seconds
     );
-    let (fresh, rewrite) = raw_bulk(&dir, args.mib);
-    let bulk = fresh.max(rewrite);
+    let wants = |part: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|o| o == part))
+    };
+    // This virtual disk's speed varies several-fold from minute to minute (the host's cache
+    // absorbs bursts): the raw bandwidth is measured before, between and after the store
+    // runs, and the median is the reference.
+    let mut raw = vec![raw_bulk(&dir, args.mib)];
     let (synced, sync_ms) = raw_synced(&dir, args.seconds.min(3));
-    println!("raw disk: bulk {fresh:.0} MB/s into a fresh file, {rewrite:.0} MB/s over an allocated one (1 MiB writes + fdatasync; ratios use the faster); synced {synced:.1} MB/s (64 KiB write + fdatasync, {sync_ms:.2} ms each)");
-    println!("| mode | writers | store MB/s | ratio to bulk | ratio to synced 64 KiB |");
-    println!("|---|---|---|---|---|");
-    for mode in [FlushMode::Async, FlushMode::Sync] {
-        for writers in [1, 8, 64] {
-            let mbps = store_run(&dir, mode, writers, args.mib, args.seconds);
-            println!(
-                "| {mode:?} | {writers} | {mbps:.1} | {:.0} % | {:.0} % |",
-                100.0 * mbps / bulk,
-                100.0 * mbps / synced
-            );
+    let mut rows = Vec::new();
+    let mut row = |mode: String, writers: i32, window: String, run: Run| {
+        rows.push((mode, writers, window, run));
+    };
+    if wants("async") {
+        for &writers in &args.writers {
+            let run = store_run(&dir, FlushMode::Async, writers, 1, args.mib, args.seconds);
+            row("ASYNC".into(), writers, "-".into(), run);
+        }
+        raw.push(raw_bulk(&dir, args.mib));
+    }
+    if wants("sync") {
+        for &writers in &args.writers {
+            for window in [1, args.window] {
+                let run = store_run(
+                    &dir,
+                    FlushMode::Sync,
+                    writers,
+                    window,
+                    args.mib,
+                    args.seconds,
+                );
+                row("SYNC".into(), writers, window.to_string(), run);
+            }
         }
     }
-    for writers in [8, 64] {
-        let mbps = store_run_async_waiters(&dir, writers, args.seconds);
+    if wants("waiters") {
+        for &writers in args.writers.iter().filter(|w| **w > 1) {
+            for window in [1, args.window] {
+                let run = store_run_async_waiters(&dir, writers, window, args.seconds);
+                row(
+                    "SYNC, async waiters (as the broker)".into(),
+                    writers,
+                    window.to_string(),
+                    run,
+                );
+            }
+        }
+    }
+    raw.push(raw_bulk(&dir, args.mib));
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let fresh = median(raw.iter().map(|r| r.0).collect());
+    let rewrite = median(raw.iter().map(|r| r.1).collect());
+    let list = |f: fn(&(f64, f64)) -> f64| {
+        raw.iter()
+            .map(|r| format!("{:.0}", f(r)))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    println!(
+        "raw disk: {fresh:.0} MB/s of new data (median of {} rounds, each the better of a fresh and a preallocated file: {} MB/s; 1 MiB writes + fdatasync, as dd conv=fdatasync); over an already cached and allocated file {rewrite:.0} MB/s ({}); 64 KiB write + fdatasync in a loop {synced:.1} MB/s ({sync_ms:.2} ms each)",
+        raw.len(),
+        list(|r| r.0),
+        list(|r| r.1),
+    );
+    println!("| mode | writers | in flight per writer | store MB/s | of raw bandwidth | of cached rewrite | device bytes per byte |");
+    println!("|---|---|---|---|---|---|---|");
+    for (mode, writers, window, run) in &rows {
         println!(
-            "| Sync, async waiters (as the broker) | {writers} | {mbps:.1} | {:.0} % | {:.0} % |",
-            100.0 * mbps / bulk,
-            100.0 * mbps / synced
+            "| {mode} | {writers} | {window} | {:.1} | {:.0} % | {:.0} % | {} |",
+            run.mbps,
+            100.0 * run.mbps / fresh,
+            100.0 * run.mbps / rewrite,
+            run.amplification()
         );
     }
-    for gib in args.recovery_gib {
+    for gib in args
+        .recovery_gib
+        .iter()
+        .copied()
+        .filter(|_| wants("recovery"))
+    {
         let (elapsed, end) = recovery(&dir, gib);
         println!(
             "recovery after kill -9 with {:.2} GiB of log: serving again in {:.0} ms",

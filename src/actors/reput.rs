@@ -4,7 +4,9 @@
 //! store, see [`Store::dispatch`]).
 //!
 //! **Handles** [`Wake`] from queue writers after each append (many wakes coalesce into one
-//! dispatch run), and a 100 ms timer as a safety net.
+//! dispatch run), the same wake after every commit-log flush (under SYNC_FLUSH records
+//! become readable when their group commit writes them), and a 100 ms timer as a safety
+//! net.
 //!
 //! **Sends** [`Arrived`] to the [`LongPoll`] service: the queues that grew, so held pulls
 //! wake at once.
@@ -52,6 +54,15 @@ impl Actor for Reput {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(65536);
         ctx.run_interval(Duration::from_millis(100), |reput, _| reput.run());
+        // A context future: it ends with this incarnation of the actor (no second watcher
+        // after a supervised restart).
+        let mut flushes = self.store.flushes();
+        let me = ctx.address();
+        ctx.spawn(actix::fut::wrap_future(async move {
+            while flushes.changed().await.is_ok() {
+                me.do_send(Wake);
+            }
+        }));
     }
 }
 

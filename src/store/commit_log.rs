@@ -2,12 +2,25 @@
 //! a fixed size named by their start offset.
 //!
 //! Appending: records arrive already encoded (by a queue's writer, which owns the queue
-//! offsets, see [`super::QueueAppender`]). Under one short lock the log assigns each record
-//! its physical offset, patches that offset and the store timestamp into the record, copies
-//! the batch into the mapped file (one copy per file touched), publishes it, and advances
-//! `written`. A record never spans files: when one does not fit, the rest of the file gets
+//! offsets, see [`super::QueueAppender`]). Under one short lock (the tail) the log assigns
+//! each record its physical offset and patches that offset and the store timestamp into
+//! the record. A record never spans files: when one does not fit, the rest of the file gets
 //! a blank record and the log rolls to the next file (prepared in advance by the allocator
-//! thread when possible).
+//! thread when possible). Then the bytes go in, one of two ways (see [`super::mmap`]'s
+//! notes for why):
+//! - stored into the map ([`Writes::MapBulk`], ASYNC_FLUSH): copied under the tail lock,
+//!   published, `written` advanced, before the lock is released;
+//! - written with `pwrite` ([`Writes::Syscall`], SYNC_FLUSH): copied into the tail's
+//!   pending buffer under the lock. Pending bytes are *drained* — written in one `pwrite`
+//!   per file, published, `written` advanced — by every flush before it syncs, so a group
+//!   commit writes everything appended before it with one syscall and syncs it. Under
+//!   SYNC_FLUSH that is the only drain (`defer_drains`): records become readable when
+//!   their group commit writes them, a few hundred µs later, and the append path makes no
+//!   syscall at all; the first append after a drain asks the flusher for a flush, so
+//!   nothing waits for a timer. Otherwise, and whenever more than [`DRAIN_AT`] bytes are
+//!   pending, the appender drains after releasing the tail lock: whoever holds the drain
+//!   lock writes everything pending, and an appender that finds it taken returns at once,
+//!   since the drainer loops until nothing is pending.
 //!
 //! Everything below `written` is final and readable; `flushed` trails it (see
 //! [`super::flush`]).
@@ -18,19 +31,31 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::mmap::{FileWriter, MappedFile, WarmUp};
+use super::mmap::{FileWriter, MappedFile, WarmUp, Writes};
 use super::StoreError;
 use crate::protocol::message::{self, Head, Record, BLANK_MAGIC, PHYSICAL_OFFSET_POS};
 
 /// Space a file keeps free for the end-of-file blank record.
 const END_BLANK_MIN: usize = 8;
 
+/// An appender drains itself beyond this many pending bytes (bounds the pending buffer
+/// when flushes fall behind).
+pub const DRAIN_AT: usize = 256 << 10;
+
 pub struct CommitLog {
     dir: PathBuf,
     file_size: usize,
     warm: WarmUp,
+    writes: Writes,
     files: RwLock<Vec<Arc<MappedFile>>>,
-    appender: Mutex<Option<FileWriter>>,
+    tail: Mutex<Tail>,
+    /// End of the records placed so far (the tail's `end`, readable without its lock).
+    appended: AtomicU64,
+    /// [`Writes::Syscall`]: leave draining to flushes (SYNC_FLUSH).
+    defer_drains: bool,
+    /// Held while writing pending bytes out ([`Writes::Syscall`]); the buffer is the spare
+    /// swapped with the tail's.
+    draining: Mutex<Vec<u8>>,
     /// A file made ahead of time for the next roll.
     prepared: Mutex<Option<MappedFile>>,
     written: AtomicU64,
@@ -47,6 +72,33 @@ impl std::fmt::Debug for CommitLog {
     }
 }
 
+/// The end of the log, where appends go.
+struct Tail {
+    writer: Option<FileWriter>,
+    /// End of the records placed so far (`written` once they are drained).
+    end: u64,
+    /// [`Writes::Syscall`]: bytes placed but not written yet, and where they go.
+    pending: Vec<u8>,
+    segments: Vec<Segment>,
+}
+
+/// `len` pending bytes for `file` at `pos`, contiguous in the file and in the buffer.
+struct Segment {
+    file: Arc<MappedFile>,
+    pos: usize,
+    len: usize,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy)]
+pub struct LogAppend {
+    /// End of the last record: durable once `flushed` passes it.
+    pub end: u64,
+    /// The records wait for a flush to be written (drains deferred, and nothing was
+    /// pending before): ask the flusher for one.
+    pub wants_flush: bool,
+}
+
 /// Where one appended record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placed {
@@ -60,6 +112,8 @@ impl CommitLog {
         dir: &Path,
         file_size: usize,
         warm: WarmUp,
+        writes: Writes,
+        defer_drains: bool,
         files: Vec<Arc<MappedFile>>,
         end: u64,
     ) -> Self {
@@ -67,15 +121,24 @@ impl CommitLog {
             dir: dir.to_path_buf(),
             file_size,
             warm,
+            writes,
             files: RwLock::new(files),
-            appender: Mutex::new(None),
+            tail: Mutex::new(Tail {
+                writer: None,
+                end,
+                pending: Vec::new(),
+                segments: Vec::new(),
+            }),
+            draining: Mutex::new(Vec::new()),
+            appended: AtomicU64::new(end),
+            defer_drains: writes == Writes::Syscall && defer_drains,
             prepared: Mutex::new(None),
             written: AtomicU64::new(end),
             flushed: AtomicU64::new(end),
         };
         let last = log.files_snapshot().last().cloned();
         if let Some(last) = last {
-            *log.appender.lock().unwrap_or_else(|e| e.into_inner()) = last.take_writer();
+            log.tail().writer = last.take_writer();
         }
         log
     }
@@ -91,6 +154,11 @@ impl CommitLog {
     /// End of the last complete record: everything below is readable.
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Acquire)
+    }
+
+    /// End of everything appended, drained or not (≥ [`CommitLog::written`]).
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Acquire)
     }
 
     /// Everything below this is on disk.
@@ -119,6 +187,10 @@ impl CommitLog {
         (offset < file.start() + file.len() as u64).then(|| Arc::clone(file))
     }
 
+    fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Appends encoded records (concatenated, each starting with its size). Patches each
     /// record's physical offset and store timestamp, and reports where each landed.
     pub fn append(
@@ -126,97 +198,176 @@ impl CommitLog {
         records: &mut [u8],
         store_timestamp: i64,
         placed: &mut Vec<Placed>,
-    ) -> Result<u64, StoreError> {
-        let mut guard = self.appender.lock().unwrap_or_else(|e| e.into_inner());
-        let mut global = self.written();
-        let mut chunk_start = 0usize;
-        let mut pos = 0usize;
-        while pos < records.len() {
-            let size = record_size(&records[pos..])?;
-            if size + END_BLANK_MIN > self.file_size {
-                return Err(StoreError::RecordTooLarge {
+    ) -> Result<LogAppend, StoreError> {
+        let (end, first_pending, pending) = {
+            let mut tail = self.tail();
+            let first_pending = tail.segments.is_empty();
+            let mut global = tail.end;
+            let mut chunk_start = 0usize;
+            let mut pos = 0usize;
+            while pos < records.len() {
+                let size = record_size(&records[pos..])?;
+                if size + END_BLANK_MIN > self.file_size {
+                    return Err(StoreError::RecordTooLarge {
+                        size,
+                        file_size: self.file_size,
+                    });
+                }
+                if !self.has_room(&tail, global, size) {
+                    // The chunk so far goes into the old file, then the log rolls.
+                    self.put(&mut tail, &records[chunk_start..pos])?;
+                    self.roll(&mut tail)?;
+                    chunk_start = pos;
+                    global = tail.end;
+                    continue;
+                }
+                let sys_flag =
+                    i32::from_be_bytes(records[pos + 36..pos + 40].try_into().unwrap_or_default());
+                let ts_pos = pos + message::store_timestamp_pos(sys_flag);
+                let phy_pos = pos + PHYSICAL_OFFSET_POS;
+                records[phy_pos..phy_pos + 8].copy_from_slice(&(global as i64).to_be_bytes());
+                records[ts_pos..ts_pos + 8].copy_from_slice(&store_timestamp.to_be_bytes());
+                placed.push(Placed {
+                    physical_offset: global,
                     size,
-                    file_size: self.file_size,
                 });
+                global += size as u64;
+                pos += size;
             }
-            let writer =
-                self.writer_with_room(&mut guard, global, size, &records[chunk_start..pos])?;
-            if writer.is_none() {
-                // The file was rolled: the chunk so far went into the old file.
-                chunk_start = pos;
-                global = self.written();
-                continue;
-            }
-            let sys_flag =
-                i32::from_be_bytes(records[pos + 36..pos + 40].try_into().unwrap_or_default());
-            let ts_pos = pos + message::store_timestamp_pos(sys_flag);
-            let phy_pos = pos + PHYSICAL_OFFSET_POS;
-            records[phy_pos..phy_pos + 8].copy_from_slice(&(global as i64).to_be_bytes());
-            records[ts_pos..ts_pos + 8].copy_from_slice(&store_timestamp.to_be_bytes());
-            placed.push(Placed {
-                physical_offset: global,
-                size,
-            });
-            global += size as u64;
-            pos += size;
+            self.put(&mut tail, &records[chunk_start..pos])?;
+            self.appended.store(tail.end, Ordering::Release);
+            (tail.end, first_pending, tail.pending.len())
+        };
+        if self.writes == Writes::Syscall && (!self.defer_drains || pending >= DRAIN_AT) {
+            self.drain(false)?;
         }
-        self.copy_chunk(&mut guard, &records[chunk_start..pos])?;
-        Ok(self.written())
+        Ok(LogAppend {
+            end,
+            wants_flush: self.defer_drains && first_pending,
+        })
     }
 
-    /// Ensures the current file has room for `chunk` plus a record of `size`. Returns
-    /// `Some(())` if so, or `None` after flushing `chunk`, writing the blank and rolling.
-    fn writer_with_room(
-        &self,
-        guard: &mut Option<FileWriter>,
-        global: u64,
-        size: usize,
-        chunk: &[u8],
-    ) -> Result<Option<()>, StoreError> {
-        if let Some(writer) = guard.as_ref() {
+    /// Whether the current file has room for a record of `size` at `global`.
+    fn has_room(&self, tail: &Tail, global: u64, size: usize) -> bool {
+        tail.writer.as_ref().is_some_and(|writer| {
             let file = writer.file();
             let in_file = (global - file.start()) as usize;
-            if in_file + size + END_BLANK_MIN <= file.len() {
-                return Ok(Some(()));
-            }
-        }
-        self.copy_chunk(guard, chunk)?;
-        self.roll(guard)?;
-        Ok(None)
+            in_file + size + END_BLANK_MIN <= file.len()
+        })
     }
 
-    fn copy_chunk(&self, guard: &mut Option<FileWriter>, chunk: &[u8]) -> Result<(), StoreError> {
+    /// Puts `chunk` at the tail of the current file: into the map, or into the pending
+    /// buffer. `publish_to` is where the file's published mark goes once it is in (the end
+    /// of the chunk, or the end of the file for the closing blank).
+    fn put(&self, tail: &mut Tail, chunk: &[u8]) -> Result<(), StoreError> {
+        self.put_publishing(tail, chunk, None)
+    }
+
+    fn put_publishing(
+        &self,
+        tail: &mut Tail,
+        chunk: &[u8],
+        publish_to: Option<usize>,
+    ) -> Result<(), StoreError> {
         if chunk.is_empty() {
             return Ok(());
         }
-        let writer = guard.as_mut().ok_or(StoreError::Closed)?;
+        let writer = tail.writer.as_mut().ok_or(StoreError::Closed)?;
         let start = writer.file().start();
-        let at = (self.written() - start) as usize;
+        let at = (tail.end - start) as usize;
+        let publish_to = publish_to.unwrap_or(at + chunk.len());
+        if self.writes == Writes::Syscall {
+            let file = Arc::clone(writer.file());
+            tail.pending.extend_from_slice(chunk);
+            match tail.segments.last_mut() {
+                Some(last) if Arc::ptr_eq(&last.file, &file) && last.pos + last.len == at => {
+                    last.len += chunk.len();
+                }
+                _ => tail.segments.push(Segment {
+                    file,
+                    pos: at,
+                    len: chunk.len(),
+                }),
+            }
+            tail.end = start + publish_to as u64;
+            if publish_to > at + chunk.len() {
+                // Nothing may be merged after a closing blank.
+                tail.segments.push(Segment {
+                    file: Arc::clone(writer.file()),
+                    pos: publish_to,
+                    len: 0,
+                });
+            }
+            return Ok(());
+        }
         writer.write(at, chunk).map_err(StoreError::internal)?;
-        writer.publish(at + chunk.len());
-        self.written
-            .store(start + (at + chunk.len()) as u64, Ordering::Release);
+        writer.publish(publish_to);
+        tail.end = start + publish_to as u64;
+        self.written.store(tail.end, Ordering::Release);
         Ok(())
     }
 
+    /// Writes out the pending bytes ([`Writes::Syscall`]): one `pwrite` per file, then
+    /// publishes them and advances `written`. `wait`: block for the drain lock (a flush,
+    /// which must cover everything appended before it); otherwise return at once when
+    /// another thread is draining (it loops until nothing is pending).
+    pub(super) fn drain(&self, wait: bool) -> Result<(), StoreError> {
+        loop {
+            let mut spare = match self.draining.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if wait => {
+                    self.draining.lock().unwrap_or_else(|e| e.into_inner())
+                }
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            };
+            loop {
+                let (segments, end) = {
+                    let mut tail = self.tail();
+                    if tail.segments.is_empty() {
+                        break;
+                    }
+                    spare.clear();
+                    std::mem::swap(&mut tail.pending, &mut spare);
+                    (std::mem::take(&mut tail.segments), tail.end)
+                };
+                let mut from = 0;
+                for segment in &segments {
+                    let bytes = &spare[from..from + segment.len];
+                    if !bytes.is_empty() {
+                        segment
+                            .file
+                            .pwrite(segment.pos, bytes)
+                            .map_err(StoreError::internal)?;
+                    }
+                    segment.file.publish_written(segment.pos + segment.len);
+                    from += segment.len;
+                }
+                self.written.store(end, Ordering::Release);
+            }
+            drop(spare);
+            // An appender that found the lock taken after our last look is ours to serve.
+            if self.tail().segments.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Closes the current file with a blank record and opens the next one.
-    fn roll(&self, guard: &mut Option<FileWriter>) -> Result<(), StoreError> {
-        let next_start = match guard.as_mut() {
+    fn roll(&self, tail: &mut Tail) -> Result<(), StoreError> {
+        let next_start = match tail.writer.as_ref() {
             Some(writer) => {
                 let file_start = writer.file().start();
                 let file_len = writer.file().len();
-                let at = (self.written() - file_start) as usize;
+                let at = (tail.end - file_start) as usize;
                 let remaining = file_len - at;
                 let mut blank = [0u8; 8];
                 blank[..4].copy_from_slice(&(remaining as i32).to_be_bytes());
                 blank[4..].copy_from_slice(&BLANK_MAGIC.to_be_bytes());
-                writer
-                    .write(at, &blank[..remaining.min(8)])
-                    .map_err(StoreError::internal)?;
-                writer.publish(file_len);
+                self.put_publishing(tail, &blank[..remaining.min(8)], Some(file_len))?;
                 file_start + file_len as u64
             }
-            None => self.written(),
+            None => tail.end,
         };
         let prepared = self
             .prepared
@@ -226,7 +377,13 @@ impl CommitLog {
             .filter(|f| f.start() == next_start);
         let file = match prepared {
             Some(file) => file,
-            None => MappedFile::create_reserved(&self.dir, next_start, self.file_size, self.warm)?,
+            None => MappedFile::create_reserved(
+                &self.dir,
+                next_start,
+                self.file_size,
+                self.warm,
+                self.writes,
+            )?,
         };
         let file = Arc::new(file);
         let writer = file.take_writer().ok_or(StoreError::Closed)?;
@@ -234,8 +391,12 @@ impl CommitLog {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::clone(&file));
-        *guard = Some(writer);
-        self.written.store(next_start, Ordering::Release);
+        tail.writer = Some(writer);
+        tail.end = next_start;
+        self.appended.store(next_start, Ordering::Release);
+        if self.writes != Writes::Syscall {
+            self.written.store(next_start, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -257,6 +418,7 @@ impl CommitLog {
             next_start,
             self.file_size,
             self.warm,
+            self.writes,
         )?);
         Ok(())
     }
@@ -269,8 +431,11 @@ impl CommitLog {
         })
     }
 
-    /// Writes to disk everything written so far; returns the new flushed offset.
+    /// Writes to disk everything appended so far; returns the new flushed offset.
     pub fn flush(&self) -> std::io::Result<u64> {
+        if self.writes == Writes::Syscall {
+            self.drain(true).map_err(std::io::Error::other)?;
+        }
         let target = self.written();
         let from = self.flushed();
         if target <= from {

@@ -110,7 +110,7 @@ impl ConsumeQueue {
             if mmap::remove_if_empty(path)? {
                 continue;
             }
-            let mut file = MappedFile::open(path, *start)?;
+            let mut file = MappedFile::open(path, *start, mmap::Writes::Map)?;
             if file.len() != file_bytes || start % file_bytes as u64 != 0 {
                 return Err(StoreError::Corrupt(format!(
                     "consume queue file {} has size {} (expected {file_bytes})",

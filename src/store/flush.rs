@@ -95,6 +95,11 @@ impl FlushState {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Watches the flushed offset (changes after every flush).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.watch.subscribe()
+    }
+
     /// Asks the flusher to flush now.
     pub fn request(&self) {
         self.lock().requested = true;
@@ -207,11 +212,11 @@ impl FlushState {
 /// microseconds, far below a disk sync.
 fn gather(log: &super::CommitLog) {
     let start = Instant::now();
-    let mut last = log.written();
+    let mut last = log.appended();
     let mut quiet_since = Instant::now();
     while start.elapsed() < Duration::from_micros(200) {
         std::thread::yield_now();
-        let now = log.written();
+        let now = log.appended();
         if now != last {
             last = now;
             quiet_since = Instant::now();
@@ -246,7 +251,7 @@ pub(super) fn run(state: Arc<FlushState>, store: Weak<Store>, config: FlushConfi
             (std::mem::take(&mut progress.requested), progress.stopping)
         };
         let Some(store) = store.upgrade() else { return };
-        let dirty = store.commit_log.written() - store.commit_log.flushed();
+        let dirty = store.commit_log.appended() - store.commit_log.flushed();
         let due = match config.mode {
             FlushMode::Sync => requested || dirty > 0,
             FlushMode::Async => {

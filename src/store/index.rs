@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::mmap::{MappedFile, WarmUp};
+use super::mmap::{MappedFile, WarmUp, Writes};
 use super::StoreError;
 use crate::protocol::message::java_hash;
 
@@ -185,7 +185,7 @@ impl IndexService {
             if super::mmap::remove_if_empty(&path)? {
                 continue;
             }
-            let file = MappedFile::open(&path, 0)?;
+            let file = MappedFile::open(&path, 0, Writes::Map)?;
             if file.len() != shape.file_len() {
                 tracing::warn!(path = %path.display(), "index file of another shape ignored");
                 continue;

@@ -131,6 +131,9 @@ pub struct StoreConfig {
     pub index_enable: bool,
     pub flush: FlushConfig,
     pub warm: WarmUp,
+    /// How records get into commit-log files; `None`: by flush mode (`pwrite` under
+    /// SYNC_FLUSH, stores into the map under ASYNC_FLUSH, see [`mmap`]'s notes).
+    pub log_writes: Option<mmap::Writes>,
     /// Largest message body accepted (`maxMessageSize`, 4 MiB).
     pub max_message_size: usize,
     pub retention: RetentionConfig,
@@ -174,10 +177,19 @@ impl StoreConfig {
             index_enable: true,
             flush: FlushConfig::default(),
             warm: WarmUp::default(),
+            log_writes: None,
             max_message_size: 4 * 1024 * 1024,
             retention: RetentionConfig::default(),
             delay_levels: parse_delay_levels(DEFAULT_DELAY_LEVELS).unwrap_or_default(),
         }
+    }
+
+    /// How records get into commit-log files.
+    pub fn log_writes(&self) -> mmap::Writes {
+        self.log_writes.unwrap_or(match self.flush.mode {
+            FlushMode::Sync => mmap::Writes::Syscall,
+            FlushMode::Async => mmap::Writes::MapBulk,
+        })
     }
 
     fn commit_log_dir(&self) -> PathBuf {
@@ -375,6 +387,13 @@ impl Store {
             .collect()
     }
 
+    /// Changes after every flush of the commit log. Under SYNC_FLUSH records become
+    /// readable when their group commit writes them (see [`commit_log`]), so whoever tails
+    /// the log (the reput) watches this as well as appends.
+    pub fn flushes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.flush_state.subscribe()
+    }
+
     /// Blocks until everything below `end` is on disk (returns at once under ASYNC_FLUSH).
     pub fn wait_durable(&self, end: u64) -> Result<(), StoreError> {
         match self.config.flush.mode {
@@ -534,7 +553,12 @@ impl QueueAppender {
         let mut placed = Vec::with_capacity(messages.len());
         let log = &self.store.commit_log;
         let end = match log.append(&mut self.buf, store_timestamp, &mut placed) {
-            Ok(end) => end,
+            Ok(appended) => {
+                if appended.wants_flush {
+                    self.store.flush_state.request();
+                }
+                appended.end
+            }
             Err(e) => {
                 // Some records may be in the log already with these queue offsets: nothing
                 // can be promised about this queue any more.

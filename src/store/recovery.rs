@@ -82,6 +82,8 @@ impl Store {
             &log_dir,
             config.commit_log_file_size,
             config.warm,
+            config.log_writes(),
+            config.flush.mode == super::FlushMode::Sync,
             files,
             log_end,
         );
@@ -186,7 +188,7 @@ fn recover_log(
         if mmap::remove_if_empty(path)? {
             continue;
         }
-        let file = MappedFile::open(path, *start)?;
+        let file = MappedFile::open(path, *start, config.log_writes())?;
         if file.len() != config.commit_log_file_size {
             return Err(StoreError::Corrupt(format!(
                 "commit-log file {} has {} bytes, but the configured file size is {}",
@@ -281,9 +283,10 @@ fn recover_log(
             let f = OpenOptions::new().write(true).open(&path)?;
             f.set_len(at as u64)?;
             f.set_len(len as u64)?;
+            mmap::reserve(&f, len)?; // the cut left a hole: back it again
             f.sync_all()?;
             report.cut_bytes += cut as u64;
-            let mut reopened = MappedFile::open(&path, start)?;
+            let mut reopened = MappedFile::open(&path, start, config.log_writes())?;
             reopened.set_published(at);
             files.push(reopened);
         } else {
