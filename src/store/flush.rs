@@ -101,8 +101,12 @@ impl FlushState {
     }
 
     /// Asks the flusher to flush now.
+    /// A request already pending is enough: the flusher takes it when it next looks, so a
+    /// burst of waiters costs one wake-up, not one per waiter.
     pub fn request(&self) {
-        self.lock().requested = true;
+        if std::mem::replace(&mut self.lock().requested, true) {
+            return;
+        }
         self.wake.notify_one();
     }
 
