@@ -23,6 +23,14 @@ export APOGEE_BIN="$PWD/target/release/apogee"
 echo "== interop: Java client"
 interop/java/run.sh
 
+# The SYNC_FLUSH write path (records written by the group commit) differs from the default
+# ASYNC one: the 5.x client's scenarios once more against a SYNC_FLUSH broker.
+echo "== interop: Java client 5.x against a SYNC_FLUSH broker"
+sync_conf=$(mktemp)
+trap 'rm -f "$sync_conf"' EXIT
+printf 'brokerName=broker-a\nflushDiskType=SYNC_FLUSH\n' >"$sync_conf"
+INTEROP_PROFILES=rocketmq-5 APOGEE_BROKER_CONF=$sync_conf interop/java/run.sh
+
 if [[ -x interop/rust-client/run.sh ]]; then
     echo "== interop: rocketmq-client-rust"
     interop/rust-client/run.sh

@@ -18,6 +18,8 @@
 #   RUST_LOG           broker log filter (default apogee=info); the log is kept in
 #                      interop/java/target/apogee-broker.log
 #   INTEROP_KEEP_DATA  non-empty: keep the broker's data directory (its path is printed)
+#   APOGEE_BROKER_CONF a broker.conf for the broker (`standalone -c`), e.g. one with
+#                      flushDiskType=SYNC_FLUSH to run the suite against the sync path
 #
 # The broker is started and stopped through $WORK/restart-broker.sh (written below:
 # `restart-broker.sh start|stop|restart`, default restart), whose path reaches the tests as
@@ -95,6 +97,7 @@ fi
     printf 'BIN=%q\nDATA=%q\nLOG=%q\nPID_FILE=%q\nRUST_LOG=%q\n' \
         "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}"
     printf 'NAMESRV_PORT=%q\nBROKER_PORT=%q\n' "$NAMESRV_PORT" "$BROKER_PORT"
+    printf 'APOGEE_BROKER_CONF=%q\n' "${APOGEE_BROKER_CONF:-}"
     cat <<'SH'
 READY='^apogee standalone: name server on \([^,]*\), broker on \([^ ]*\) .*'
 alive() { # not gone and not a zombie waiting for its parent
@@ -132,7 +135,9 @@ start() {
     before=$(grep -c "^apogee standalone: name server on" "$LOG" 2>/dev/null || true)
     # stdout carries only the ready line, stderr the log; both go to the log file, and
     # nothing stays attached to our caller's pipes.
-    RUST_LOG=$RUST_LOG NO_COLOR=1 "$BIN" standalone \
+    local conf=()
+    [[ -n $APOGEE_BROKER_CONF ]] && conf=(-c "$APOGEE_BROKER_CONF")
+    RUST_LOG=$RUST_LOG NO_COLOR=1 "$BIN" standalone "${conf[@]}" \
         --data-dir "$DATA" \
         --namesrv-listen "127.0.0.1:$NAMESRV_PORT" \
         --broker-listen "127.0.0.1:$BROKER_PORT" \

@@ -177,7 +177,11 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             addr: actual,
             source,
         })?;
-    tracing::info!(listen = %actual, advertised = %advertised, "broker started");
+    let flush = match store.config().flush.mode {
+        store::FlushMode::Sync => "SYNC_FLUSH",
+        store::FlushMode::Async => "ASYNC_FLUSH",
+    };
+    tracing::info!(listen = %actual, advertised = %advertised, flush, "broker started");
     Ok(Broker {
         service,
         server,
