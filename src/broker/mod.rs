@@ -13,6 +13,7 @@ pub mod locks;
 pub mod pull;
 pub mod retry;
 pub mod service;
+pub mod sync_waits;
 pub mod writers;
 
 use std::net::SocketAddr;
@@ -170,6 +171,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         long_poll,
         locks,
         writers,
+        sync_waits: sync_waits::SyncWaits::new(Arc::clone(&store)),
         filter_cache: Default::default(),
     });
     let server = server::serve(listener, Rc::new(service.clone()), ServerConfig::default())

@@ -55,6 +55,8 @@ pub struct Parts {
     pub long_poll: Addr<LongPoll>,
     pub locks: Addr<QueueLocks>,
     pub writers: Rc<Writers>,
+    /// SYNC_FLUSH sends waiting for their group commit.
+    pub sync_waits: Rc<super::sync_waits::SyncWaits>,
     /// Compiled expressions of pull headers, by (type, expression).
     pub filter_cache:
         std::cell::RefCell<std::collections::HashMap<(String, String), Arc<SubscriptionFilter>>>,
@@ -284,7 +286,7 @@ impl BrokerService {
         };
         let mut code = ResponseCode::SUCCESS;
         if wait_store {
-            match p.store.durable(appended.end).await {
+            match p.sync_waits.durable(appended.end).await {
                 Ok(()) => {}
                 Err(StoreError::FlushTimeout) => code = ResponseCode::FLUSH_DISK_TIMEOUT,
                 Err(e) => return Ok(store_error(e)),

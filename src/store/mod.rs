@@ -387,6 +387,16 @@ impl Store {
             .collect()
     }
 
+    /// Why the store refuses writes after a failed flush or checkpoint, if it does.
+    pub fn poisoned(&self) -> Option<String> {
+        self.flush_state.poisoned()
+    }
+
+    /// Asks the flusher for a flush now (SYNC_FLUSH waiters; see [`Store::durable`]).
+    pub fn request_flush(&self) {
+        self.flush_state.request();
+    }
+
     /// Changes after every flush of the commit log. Under SYNC_FLUSH records become
     /// readable when their group commit writes them (see [`commit_log`]), so whoever tails
     /// the log (the reput) watches this as well as appends.
