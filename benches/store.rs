@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use apogee::broker::sync_waits::SyncWaits;
 use apogee::protocol::message::NewMessage;
 use apogee::store::mmap::Writes;
 use apogee::store::{FlushMode, QueueKey, Store, StoreConfig};
@@ -326,8 +327,8 @@ fn store_run(
 }
 
 /// SYNC_FLUSH with async waiters, as the broker waits: `writers` tasks on one runtime
-/// thread, each keeping up to `window` records in flight and awaiting `Store::durable` for
-/// the oldest; the flusher thread does the msync for all of them.
+/// thread, each keeping up to `window` records in flight and waiting for the oldest
+/// through the broker's `SyncWaits`; the flusher thread does the msync for all of them.
 fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64) -> Run {
     let root = dir.join(format!("store-sync-async-{writers}"));
     let (store, _) = Store::open(config(&root, FlushMode::Sync)).unwrap();
@@ -345,10 +346,12 @@ fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64
     let device_before = device_written(dir);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
+    let waits = SyncWaits::new(Arc::clone(&store));
     runtime.block_on(async {
         let local = tokio::task::LocalSet::new();
         for q in 0..writers {
             let (store, counter) = (Arc::clone(&store), Arc::clone(&counter));
+            let waits = std::rc::Rc::clone(&waits);
             local.spawn_local(async move {
                 let body = vec![b'x'; RECORD_BODY];
                 let mut appender = store.queue_appender(QueueKey::new("Bench", q)).unwrap();
@@ -359,7 +362,7 @@ fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64
                     let over = Instant::now() >= deadline;
                     if in_flight.len() >= window || over {
                         let (end, _) = in_flight[if over { in_flight.len() - 1 } else { 0 }];
-                        store.durable(end).await.unwrap();
+                        waits.durable(end).await.unwrap();
                         let flushed = store.commit_log().flushed();
                         while in_flight.front().is_some_and(|(end, _)| *end <= flushed) {
                             let (_, size) = in_flight.pop_front().unwrap();

@@ -82,11 +82,14 @@ struct Tail {
     segments: Vec<Segment>,
 }
 
-/// `len` pending bytes for `file` at `pos`, contiguous in the file and in the buffer.
+/// `len` pending bytes for `file` at `pos`, contiguous in the file and in the buffer;
+/// once written, the file is published up to `publish_to` (the end of the bytes, or the
+/// end of the file after its closing blank).
 struct Segment {
     file: Arc<MappedFile>,
     pos: usize,
     len: usize,
+    publish_to: usize,
 }
 
 /// What an append did.
@@ -280,24 +283,18 @@ impl CommitLog {
             let file = Arc::clone(writer.file());
             tail.pending.extend_from_slice(chunk);
             match tail.segments.last_mut() {
-                Some(last) if Arc::ptr_eq(&last.file, &file) && last.pos + last.len == at => {
+                Some(last) if Arc::ptr_eq(&last.file, &file) && last.publish_to == at => {
                     last.len += chunk.len();
+                    last.publish_to = publish_to;
                 }
                 _ => tail.segments.push(Segment {
                     file,
                     pos: at,
                     len: chunk.len(),
+                    publish_to,
                 }),
             }
             tail.end = start + publish_to as u64;
-            if publish_to > at + chunk.len() {
-                // Nothing may be merged after a closing blank.
-                tail.segments.push(Segment {
-                    file: Arc::clone(writer.file()),
-                    pos: publish_to,
-                    len: 0,
-                });
-            }
             return Ok(());
         }
         writer.write(at, chunk).map_err(StoreError::internal)?;
@@ -334,13 +331,11 @@ impl CommitLog {
                 let mut from = 0;
                 for segment in &segments {
                     let bytes = &spare[from..from + segment.len];
-                    if !bytes.is_empty() {
-                        segment
-                            .file
-                            .pwrite(segment.pos, bytes)
-                            .map_err(StoreError::internal)?;
-                    }
-                    segment.file.publish_written(segment.pos + segment.len);
+                    segment
+                        .file
+                        .pwrite(segment.pos, bytes)
+                        .map_err(StoreError::internal)?;
+                    segment.file.publish_written(segment.publish_to);
                     from += segment.len;
                 }
                 self.written.store(end, Ordering::Release);

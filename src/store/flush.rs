@@ -179,20 +179,6 @@ impl FlushState {
         self.done.notify_all();
     }
 
-    /// Waits (asynchronously) until everything below `end` is on disk.
-    pub async fn wait_async(&self, end: u64, timeout: Duration) -> Result<(), StoreError> {
-        let mut rx = self.watch.subscribe();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(|flushed| *flushed >= end)).await;
-        if let Some(error) = self.poisoned() {
-            return Err(StoreError::Poisoned(error));
-        }
-        match waited {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(StoreError::Closed),
-            Err(_) => Err(StoreError::FlushTimeout),
-        }
-    }
-
     pub(super) fn poison(&self, error: String) {
         self.lock().poisoned = Some(error);
         self.done.notify_all();

@@ -392,7 +392,9 @@ impl Store {
         self.flush_state.poisoned()
     }
 
-    /// Asks the flusher for a flush now (SYNC_FLUSH waiters; see [`Store::durable`]).
+    /// Asks the flusher for a flush now: async SYNC_FLUSH waiters, which must not run the
+    /// msync themselves, call this and watch [`Store::flushes`] (the broker's
+    /// `broker::sync_waits`).
     pub fn request_flush(&self) {
         self.flush_state.request();
     }
@@ -413,20 +415,6 @@ impl Store {
                 .wait(end, self.config.flush.sync_timeout, || {
                     self.commit_log.flush()
                 }),
-        }
-    }
-
-    /// Waits asynchronously until everything below `end` is on disk (at once under ASYNC).
-    pub async fn durable(&self, end: u64) -> Result<(), StoreError> {
-        match self.config.flush.mode {
-            FlushMode::Async => Ok(()),
-            FlushMode::Sync => {
-                // An async task must not run msync itself: the flusher thread does it.
-                self.flush_state.request();
-                self.flush_state
-                    .wait_async(end, self.config.flush.sync_timeout)
-                    .await
-            }
         }
     }
 
@@ -565,7 +553,7 @@ impl QueueAppender {
         let end = match log.append(&mut self.buf, store_timestamp, &mut placed) {
             Ok(appended) => {
                 if appended.wants_flush {
-                    self.store.flush_state.request();
+                    self.store.request_flush();
                 }
                 appended.end
             }
@@ -578,7 +566,8 @@ impl QueueAppender {
         };
         let first_queue_offset = self.next;
         self.next += messages.len() as u64;
-        // SYNC: whoever waits for durability triggers the flush (see `Store::durable`).
+        // SYNC: whoever waits for durability triggers the flush (`wait_durable`,
+        // `request_flush`).
         if self.store.config.flush.mode == FlushMode::Async
             && log.written() - log.flushed() >= self.store.config.flush.threshold_bytes
         {
