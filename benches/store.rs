@@ -191,6 +191,30 @@ fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
     (fresh.max(reserved), rewrite)
 }
 
+/// The raw reference taken between two store rows: 1 MiB writes + fdatasync into a
+/// preallocated file (the steadier of `raw_bulk`'s two kinds of new data).
+fn raw_between(dir: &Path, mib: u64) -> f64 {
+    let path = dir.join("raw-between.bin");
+    let chunk = vec![0xC3u8; 1 << 20];
+    let mut file = std::fs::File::create(&path).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fallocate only reads its arguments; the descriptor is open for writing.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, (mib << 20) as libc::off_t) };
+        assert_eq!(rc, 0, "fallocate: {}", std::io::Error::last_os_error());
+    }
+    let start = Instant::now();
+    for _ in 0..mib {
+        file.write_all(&chunk).unwrap();
+    }
+    file.sync_data().unwrap();
+    let mbps = (mib << 20) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    drop(file);
+    std::fs::remove_file(&path).unwrap();
+    eprintln!("  raw between rows: {mbps:.0} MB/s");
+    mbps
+}
+
 fn raw_synced(dir: &Path, seconds: u64) -> (f64, f64) {
     let path = dir.join("raw-sync.bin");
     let chunk = vec![0x5Au8; 64 << 10];
@@ -485,8 +509,13 @@ fn main() {
     let mut raw = vec![raw_bulk(&dir, args.mib)];
     let (synced, sync_ms) = raw_synced(&dir, args.seconds.min(3));
     let mut rows = Vec::new();
+    // The disk's speed drifts within a run: each row is also compared with the raw
+    // bandwidth measured right before and right after it.
+    let between_mib = args.mib.min(1024);
+    let mut between = vec![raw_between(&dir, between_mib)];
     let mut row = |mode: String, writers: i32, window: String, run: Run| {
         rows.push((mode, writers, window, run));
+        between.push(raw_between(&dir, between_mib));
     };
     if wants("async") {
         for &writers in &args.writers {
@@ -542,13 +571,23 @@ fn main() {
         list(|r| r.0),
         list(|r| r.1),
     );
-    println!("| mode | writers | in flight per writer | store MB/s | of raw bandwidth | of cached rewrite | device bytes per byte |");
-    println!("|---|---|---|---|---|---|---|");
-    for (mode, writers, window, run) in &rows {
+    println!(
+        "raw between rows ({between_mib} MiB, preallocated): {} MB/s",
+        between
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    println!("| mode | writers | in flight per writer | store MB/s | of raw bandwidth | of raw around the row | of cached rewrite | device bytes per byte |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (i, (mode, writers, window, run)) in rows.iter().enumerate() {
+        let around = (between[i] + between[i + 1]) / 2.0;
         println!(
-            "| {mode} | {writers} | {window} | {:.1} | {:.0} % | {:.0} % | {} |",
+            "| {mode} | {writers} | {window} | {:.1} | {:.0} % | {:.0} % ({around:.0}) | {:.0} % | {} |",
             run.mbps,
             100.0 * run.mbps / fresh,
+            100.0 * run.mbps / around,
             100.0 * run.mbps / rewrite,
             run.amplification()
         );

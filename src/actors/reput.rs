@@ -5,8 +5,8 @@
 //!
 //! **Handles** [`Wake`] from queue writers after each append (many wakes coalesce into one
 //! dispatch run), the same wake after every commit-log flush (under SYNC_FLUSH records
-//! become readable when their group commit writes them), and a 100 ms timer as a safety
-//! net.
+//! become readable when written — by their group commit, or by the committer just before
+//! one — not when appended), and a 100 ms timer as a safety net.
 //!
 //! **Sends** [`Arrived`] to the [`LongPoll`] service: the queues that grew, so held pulls
 //! wake at once.

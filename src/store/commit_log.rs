@@ -14,20 +14,25 @@
 //!   pending buffer under the lock. Pending bytes are *drained* — written in one `pwrite`
 //!   per file, published, `written` advanced — by every flush before it syncs, so a group
 //!   commit writes everything appended before it with one syscall and syncs it. Under
-//!   SYNC_FLUSH that is the only drain (`defer_drains`): records become readable when
-//!   their group commit writes them, a few hundred µs later, and the append path makes no
-//!   syscall at all; the first append after a drain asks the flusher for a flush, so
-//!   nothing waits for a timer. Otherwise, and whenever more than [`DRAIN_AT`] bytes are
-//!   pending, the appender drains after releasing the tail lock: whoever holds the drain
-//!   lock writes everything pending, and an appender that finds it taken returns at once,
-//!   since the drainer loops until nothing is pending.
+//!   SYNC_FLUSH (`defer_drains`) the append path makes no syscall: the first append after
+//!   a drain asks the flusher for a flush, so nothing waits for a timer, and once
+//!   [`COMMIT_AT`] bytes are pending the appender wakes the *committer* thread
+//!   ([`run_committer`]), which drains them while the flusher is busy syncing the previous
+//!   group and starts their writeback at once (`sync_file_range`, whole pages): the copy
+//!   into the page cache and the disk's writes overlap the previous sync instead of
+//!   following it, and the next sync mostly waits for writes under way (RocketMQ splits
+//!   commit and flush between two services the same way). Records become readable when
+//!   drained, before they are durable, as in RocketMQ. Otherwise, and whenever more than [`DRAIN_AT`] bytes are pending, the
+//!   appender drains after releasing the tail lock: whoever holds the drain lock writes
+//!   everything pending, and an appender that finds it taken returns at once, since the
+//!   drainer loops until nothing is pending.
 //!
 //! Everything below `written` is final and readable; `flushed` trails it (see
 //! [`super::flush`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use bytes::Bytes;
 
@@ -41,6 +46,9 @@ const END_BLANK_MIN: usize = 8;
 /// An appender drains itself beyond this many pending bytes (bounds the pending buffer
 /// when flushes fall behind).
 pub const DRAIN_AT: usize = 256 << 10;
+
+/// Under deferred drains, the committer is woken once this many bytes are pending.
+pub const COMMIT_AT: usize = 64 << 10;
 
 pub struct CommitLog {
     dir: PathBuf,
@@ -56,6 +64,10 @@ pub struct CommitLog {
     /// Held while writing pending bytes out ([`Writes::Syscall`]); the buffer is the spare
     /// swapped with the tail's.
     draining: Mutex<Vec<u8>>,
+    /// Wakes the committer thread (deferred drains only).
+    committer: Arc<CommitSignal>,
+    /// Bytes the committer thread has written.
+    committed: AtomicU64,
     /// A file made ahead of time for the next roll.
     prepared: Mutex<Option<MappedFile>>,
     written: AtomicU64,
@@ -102,6 +114,68 @@ pub struct LogAppend {
     pub wants_flush: bool,
 }
 
+/// Wakes the committer: appenders request, [`Store::shutdown`](super::Store::shutdown)
+/// stops.
+#[derive(Default)]
+pub(super) struct CommitSignal {
+    /// A request is pending (checked without the lock on the append path).
+    requested: AtomicBool,
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl CommitSignal {
+    fn request(&self) {
+        if !self.requested.swap(true, Ordering::AcqRel) {
+            let _guard = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_one();
+        }
+    }
+
+    pub(super) fn stop(&self) {
+        *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits up to a second for a request: `Some(true)` if one came, `None` once stopping.
+    fn wait(&self) -> Option<bool> {
+        let stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+        let (stopping, _) = self
+            .wake
+            .wait_timeout_while(stopping, std::time::Duration::from_secs(1), |stopping| {
+                !*stopping && !self.requested.load(Ordering::Acquire)
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        (!*stopping).then(|| self.requested.swap(false, Ordering::AcqRel))
+    }
+}
+
+/// The committer thread's loop (SYNC_FLUSH with `pwrite`): drains the pending bytes
+/// whenever an appender asks, so that the flusher mostly finds them written and only
+/// syncs. Reaches the store through a weak reference, like the flusher; a failed write
+/// poisons the store.
+pub(super) fn run_committer(signal: Arc<CommitSignal>, store: std::sync::Weak<super::Store>) {
+    while let Some(requested) = signal.wait() {
+        // A store dropped without a shutdown ends the thread at the next timeout.
+        let Some(store) = store.upgrade() else { return };
+        if !requested {
+            continue;
+        }
+        match store.commit_log.drain(false) {
+            Ok(bytes) => {
+                store
+                    .commit_log
+                    .committed
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                store.poison_on_failed_write(&e);
+                return;
+            }
+        }
+    }
+}
+
 /// Where one appended record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placed {
@@ -133,6 +207,8 @@ impl CommitLog {
                 segments: Vec::new(),
             }),
             draining: Mutex::new(Vec::new()),
+            committer: Arc::new(CommitSignal::default()),
+            committed: AtomicU64::new(0),
             appended: AtomicU64::new(end),
             defer_drains: writes == Writes::Syscall && defer_drains,
             prepared: Mutex::new(None),
@@ -241,8 +317,12 @@ impl CommitLog {
             self.appended.store(tail.end, Ordering::Release);
             (tail.end, first_pending, tail.pending.len())
         };
-        if self.writes == Writes::Syscall && (!self.defer_drains || pending >= DRAIN_AT) {
-            self.drain(false)?;
+        if self.writes == Writes::Syscall {
+            if !self.defer_drains || pending >= DRAIN_AT {
+                self.drain(false)?;
+            } else if pending >= COMMIT_AT {
+                self.committer.request();
+            }
         }
         Ok(LogAppend {
             end,
@@ -308,7 +388,8 @@ impl CommitLog {
     /// publishes them and advances `written`. `wait`: block for the drain lock (a flush,
     /// which must cover everything appended before it); otherwise return at once when
     /// another thread is draining (it loops until nothing is pending).
-    pub(super) fn drain(&self, wait: bool) -> Result<(), StoreError> {
+    pub(super) fn drain(&self, wait: bool) -> Result<usize, StoreError> {
+        let mut bytes = 0;
         loop {
             let mut spare = match self.draining.try_lock() {
                 Ok(guard) => guard,
@@ -316,7 +397,7 @@ impl CommitLog {
                 Err(std::sync::TryLockError::WouldBlock) if wait => {
                     self.draining.lock().unwrap_or_else(|e| e.into_inner())
                 }
-                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(bytes),
             };
             loop {
                 let (segments, end) = {
@@ -335,17 +416,41 @@ impl CommitLog {
                         .file
                         .pwrite(segment.pos, bytes)
                         .map_err(StoreError::internal)?;
+                    if self.defer_drains && !wait {
+                        // Not a flush's own drain (which syncs next): get the disk going.
+                        segment
+                            .file
+                            .start_writeback(segment.pos, segment.pos + segment.len)
+                            .map_err(StoreError::internal)?;
+                    }
                     segment.file.publish_written(segment.publish_to);
                     from += segment.len;
                 }
+                bytes += from;
                 self.written.store(end, Ordering::Release);
             }
             drop(spare);
             // An appender that found the lock taken after our last look is ours to serve.
             if self.tail().segments.is_empty() {
-                return Ok(());
+                return Ok(bytes);
             }
         }
+    }
+
+    /// Whether a committer thread should run: drains are left to flushes and to it.
+    pub(super) fn wants_committer(&self) -> bool {
+        self.defer_drains
+    }
+
+    /// Bytes the committer thread has written since the log was opened (the rest were
+    /// written by flushes and by appenders over [`DRAIN_AT`]).
+    pub fn committed_by_committer(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// The committer's wake-up signal (see [`run_committer`]).
+    pub(super) fn commit_signal(&self) -> Arc<CommitSignal> {
+        Arc::clone(&self.committer)
     }
 
     /// Closes the current file with a blank record and opens the next one.

@@ -196,11 +196,18 @@ impl FlushState {
     }
 }
 
+/// Enough for one group commit: no gathering beyond this (writers keep many records in
+/// flight; waiting would only delay the sync they all wait for).
+const GATHERED: u64 = 256 << 10;
+
 /// Group commit's gathering window: waits while appends keep arriving (a pause of 20 µs
 /// ends it) for at most 200 µs, so that writers woken by the previous flush land in this
 /// one instead of trickling into alternating small and large flushes. Bounded in
 /// microseconds, far below a disk sync.
 fn gather(log: &super::CommitLog) {
+    if log.appended() - log.flushed() >= GATHERED {
+        return;
+    }
     let start = Instant::now();
     let mut last = log.appended();
     let mut quiet_since = Instant::now();

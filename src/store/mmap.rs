@@ -311,6 +311,39 @@ impl MappedFile {
         }
     }
 
+    /// Starts writing the whole pages of `[from, to)` to disk without waiting for them
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`; files written with
+    /// [`MappedFile::pwrite`] only). A later [`MappedFile::flush`] then mostly waits for
+    /// writes already under way instead of starting them all at once. The partial last
+    /// page is left to that flush: written back now, it would be written again when the
+    /// next record fills it.
+    pub fn start_writeback(&self, from: usize, to: usize) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        const PAGE: usize = 4096;
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let (lo, hi) = (from / PAGE * PAGE, to.min(self.len()) / PAGE * PAGE);
+        if lo >= hi {
+            return Ok(());
+        }
+        // SAFETY: `sync_file_range` takes no memory, only the descriptor (open, owned by
+        // `file` for the duration of the call) and a range within the file.
+        let rc = unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                lo as libc::off64_t,
+                (hi - lo) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Publishes `[0, upto)` of a file written with [`MappedFile::pwrite`] (no effect on
     /// other files, whose [`FileWriter`] publishes); the mark only moves forward.
     pub fn publish_written(&self, upto: usize) {

@@ -400,8 +400,9 @@ impl Store {
     }
 
     /// Changes after every flush of the commit log. Under SYNC_FLUSH records become
-    /// readable when their group commit writes them (see [`commit_log`]), so whoever tails
-    /// the log (the reput) watches this as well as appends.
+    /// readable when they are written, by their group commit or by the committer thread
+    /// just before one (see [`commit_log`]), not when appended, so whoever tails the log
+    /// (the reput) watches this as well as appends.
     pub fn flushes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.flush_state.subscribe()
     }
@@ -472,6 +473,7 @@ impl Store {
         self.closed.store(true, Ordering::Release);
         self.dispatch()?;
         self.flush_state.stop();
+        self.commit_log.commit_signal().stop();
         let threads: Vec<_> = self
             .threads
             .lock()
@@ -600,6 +602,13 @@ impl Store {
     fn flush_state_poison(&self, e: &StoreError) {
         tracing::error!(error = %e, "append failed midway: store poisoned, writes refused");
         self.flush_state.poison(format!("append failed: {e}"));
+    }
+
+    /// The committer could not write pending records: nothing after them can be promised.
+    fn poison_on_failed_write(&self, e: &StoreError) {
+        tracing::error!(error = %e, "commit-log write failed: store poisoned, writes refused");
+        self.flush_state
+            .poison(format!("commit-log write failed: {e}"));
     }
 }
 
