@@ -164,29 +164,14 @@ impl Run {
 /// the page cache and the host absorb, not new data). Returns (new data, cached rewrite).
 fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
     let path = dir.join("raw.bin");
-    let chunk = vec![0xA5u8; 1 << 20];
-    let pass = |file: &mut std::fs::File| {
-        let start = Instant::now();
-        for _ in 0..mib {
-            file.write_all(&chunk).unwrap();
-        }
-        file.sync_data().unwrap();
-        (mib << 20) as f64 / start.elapsed().as_secs_f64() / 1e6
-    };
     let _ = std::fs::remove_file(&path);
-    let fresh = pass(&mut std::fs::File::create(&path).unwrap());
-    let rewrite = pass(&mut std::fs::OpenOptions::new().write(true).open(&path).unwrap());
+    let fresh = write_synced(&mut std::fs::File::create(&path).unwrap(), mib);
+    let rewrite = write_synced(
+        &mut std::fs::OpenOptions::new().write(true).open(&path).unwrap(),
+        mib,
+    );
     std::fs::remove_file(&path).unwrap();
-    let mut file = std::fs::File::create(&path).unwrap();
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: fallocate only reads its arguments; the descriptor is open for writing.
-        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, (mib << 20) as libc::off_t) };
-        assert_eq!(rc, 0, "fallocate: {}", std::io::Error::last_os_error());
-    }
-    let reserved = pass(&mut file);
-    drop(file);
-    std::fs::remove_file(&path).unwrap();
+    let reserved = write_preallocated(&path, mib);
     eprintln!("  raw: fresh {fresh:.0} MB/s, preallocated {reserved:.0} MB/s, cached rewrite {rewrite:.0} MB/s");
     (fresh.max(reserved), rewrite)
 }
@@ -194,24 +179,35 @@ fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
 /// The raw reference taken between two store rows: 1 MiB writes + fdatasync into a
 /// preallocated file (the steadier of `raw_bulk`'s two kinds of new data).
 fn raw_between(dir: &Path, mib: u64) -> f64 {
-    let path = dir.join("raw-between.bin");
-    let chunk = vec![0xC3u8; 1 << 20];
-    let mut file = std::fs::File::create(&path).unwrap();
+    let mbps = write_preallocated(&dir.join("raw-between.bin"), mib);
+    eprintln!("  raw between rows: {mbps:.0} MB/s");
+    mbps
+}
+
+/// `mib` 1 MiB writes then one `fdatasync`; MB/s.
+fn write_synced(file: &mut std::fs::File, mib: u64) -> f64 {
+    let chunk = vec![0xA5u8; 1 << 20];
+    let start = Instant::now();
+    for _ in 0..mib {
+        file.write_all(&chunk).unwrap();
+    }
+    file.sync_data().unwrap();
+    (mib << 20) as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// [`write_synced`] into a new file at `path` preallocated with `fallocate` (as the commit
+/// log's files are), removed afterwards; MB/s.
+fn write_preallocated(path: &Path, mib: u64) -> f64 {
+    let mut file = std::fs::File::create(path).unwrap();
     {
         use std::os::fd::AsRawFd;
         // SAFETY: fallocate only reads its arguments; the descriptor is open for writing.
         let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, (mib << 20) as libc::off_t) };
         assert_eq!(rc, 0, "fallocate: {}", std::io::Error::last_os_error());
     }
-    let start = Instant::now();
-    for _ in 0..mib {
-        file.write_all(&chunk).unwrap();
-    }
-    file.sync_data().unwrap();
-    let mbps = (mib << 20) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    let mbps = write_synced(&mut file, mib);
     drop(file);
-    std::fs::remove_file(&path).unwrap();
-    eprintln!("  raw between rows: {mbps:.0} MB/s");
+    std::fs::remove_file(path).unwrap();
     mbps
 }
 

@@ -22,10 +22,10 @@
 //!   into the page cache and the disk's writes overlap the previous sync instead of
 //!   following it, and the next sync mostly waits for writes under way (RocketMQ splits
 //!   commit and flush between two services the same way). Records become readable when
-//!   drained, before they are durable, as in RocketMQ. Otherwise, and whenever more than [`DRAIN_AT`] bytes are pending, the
-//!   appender drains after releasing the tail lock: whoever holds the drain lock writes
-//!   everything pending, and an appender that finds it taken returns at once, since the
-//!   drainer loops until nothing is pending.
+//!   drained, before they are durable, as in RocketMQ. Otherwise, and whenever more than
+//!   [`DRAIN_AT`] bytes are pending, the appender drains after releasing the tail lock:
+//!   whoever holds the drain lock writes everything pending, and an appender that finds
+//!   it taken returns at once, since the drainer loops until nothing is pending.
 //!
 //! Everything below `written` is final and readable; `flushed` trails it (see
 //! [`super::flush`]).
@@ -161,17 +161,9 @@ pub(super) fn run_committer(signal: Arc<CommitSignal>, store: std::sync::Weak<su
         if !requested {
             continue;
         }
-        match store.commit_log.drain(false) {
-            Ok(bytes) => {
-                store
-                    .commit_log
-                    .committed
-                    .fetch_add(bytes as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                store.poison_on_failed_write(&e);
-                return;
-            }
+        if let Err(e) = store.commit_log.commit() {
+            store.poison_after("commit-log write", &e);
+            return;
         }
     }
 }
@@ -435,6 +427,13 @@ impl CommitLog {
                 return Ok(bytes);
             }
         }
+    }
+
+    /// The committer's drain: everything pending, counted in [`Self::committed_by_committer`].
+    fn commit(&self) -> Result<(), StoreError> {
+        let bytes = self.drain(false)?;
+        self.committed.fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Whether a committer thread should run: drains are left to flushes and to it.

@@ -562,7 +562,7 @@ impl QueueAppender {
             Err(e) => {
                 // Some records may be in the log already with these queue offsets: nothing
                 // can be promised about this queue any more.
-                self.store.flush_state_poison(&e);
+                self.store.poison_after("append", &e);
                 return Err(e);
             }
         };
@@ -599,16 +599,11 @@ impl Store {
         self.flush_state.is_stopping()
     }
 
-    fn flush_state_poison(&self, e: &StoreError) {
-        tracing::error!(error = %e, "append failed midway: store poisoned, writes refused");
-        self.flush_state.poison(format!("append failed: {e}"));
-    }
-
-    /// The committer could not write pending records: nothing after them can be promised.
-    fn poison_on_failed_write(&self, e: &StoreError) {
-        tracing::error!(error = %e, "commit-log write failed: store poisoned, writes refused");
-        self.flush_state
-            .poison(format!("commit-log write failed: {e}"));
+    /// `what` (an append, the committer's write) failed midway: records after it cannot be
+    /// promised, so the store refuses writes from now on.
+    fn poison_after(&self, what: &str, e: &StoreError) {
+        tracing::error!(error = %e, "{what} failed midway: store poisoned, writes refused");
+        self.flush_state.poison(format!("{what} failed: {e}"));
     }
 }
 

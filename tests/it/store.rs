@@ -230,13 +230,20 @@ fn concurrent_sync_appends_share_writes_and_lose_nothing() {
     let last = *ends.last().unwrap();
     store.wait_durable(last).unwrap();
     assert!(store.commit_log().written() >= last);
+    agree_before_and_after_reopen(store, small_config(&root, FlushMode::Sync), 8 * 150);
+}
+
+/// Dispatches, checks that the queues agree with the log and hold `records`, shuts the
+/// store down, reopens it (a clean open) and checks again; removes the store's directory.
+fn agree_before_and_after_reopen(store: Arc<Store>, config: StoreConfig, records: u64) {
     store.dispatch().unwrap();
-    assert_eq!(check_queues_agree_with_log(&store), 8 * 150);
+    assert_eq!(check_queues_agree_with_log(&store), records);
     store.shutdown().unwrap();
     drop(store);
-    let (store, report) = Store::open(small_config(&root, FlushMode::Sync)).unwrap();
+    let root = config.root.clone();
+    let (store, report) = Store::open(config).unwrap();
     assert!(!report.crashed);
-    assert_eq!(check_queues_agree_with_log(&store), 8 * 150);
+    assert_eq!(check_queues_agree_with_log(&store), records);
     store.shutdown().unwrap();
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -277,15 +284,7 @@ fn pipelined_sync_appends_go_through_the_committer() {
         store.commit_log().committed_by_committer() > 0,
         "the committer never wrote: every drain was a flush's or an appender's"
     );
-    store.dispatch().unwrap();
-    assert_eq!(check_queues_agree_with_log(&store), 4 * 3000);
-    store.shutdown().unwrap();
-    drop(store);
-    let (store, report) = Store::open(config).unwrap();
-    assert!(!report.crashed);
-    assert_eq!(check_queues_agree_with_log(&store), 4 * 3000);
-    store.shutdown().unwrap();
-    std::fs::remove_dir_all(&root).unwrap();
+    agree_before_and_after_reopen(store, config, 4 * 3000);
 }
 
 #[test]
