@@ -4,7 +4,8 @@
 //!
 //! 1. Raw disk, measured in the same run: N MiB written with 1 MiB `write`s then one
 //!    `fdatasync` (bulk), and 64 KiB `write` + `fdatasync` in a loop (synced).
-//! 2. Store appends of 1 KiB records, ASYNC_FLUSH (N MiB in total, timed until flushed) and
+//! 2. Store appends of 1 KiB records, ASYNC_FLUSH (N MiB in total, timed until flushed;
+//!    the log written through the map, then with the transient pool) and
 //!    SYNC_FLUSH (S seconds; a record counts once it is on disk), with 1, 8 and 64 writer
 //!    threads, each owning one queue. SYNC writers either wait for each record before the
 //!    next (window 1, a synchronous producer) or keep up to W records in flight and wait
@@ -158,6 +159,17 @@ impl Run {
     }
 }
 
+/// KiB of free guest memory handed back to the hypervisor so far (virtio-balloon free page
+/// reporting), if this machine does that: such a page is backed again on its next first
+/// touch, which is what makes writes into new page-cache pages slow here at times.
+fn reported_kib() -> Option<u64> {
+    std::fs::read_to_string("/sys/module/page_reporting/parameters/reported_kib")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Bulk writes + fdatasync of new data: into a fresh file (blocks allocated at writeback)
 /// and into a preallocated one (`fallocate`, as the commit log's files are); the better of
 /// the two is the round's raw bandwidth. Then again over the allocated, cached file (what
@@ -230,11 +242,16 @@ fn raw_synced(dir: &Path, seconds: u64) -> (f64, f64) {
     )
 }
 
-fn config(root: &Path, mode: FlushMode) -> StoreConfig {
+/// A fresh store config; `pool`: the commit log written with `pwrite` from a buffer
+/// (ASYNC_FLUSH with RocketMQ's `transientStorePoolEnable`).
+fn config(root: &Path, mode: FlushMode, pool: bool) -> StoreConfig {
     let _ = std::fs::remove_dir_all(root);
     let mut config = StoreConfig::new(root);
     config.flush.mode = mode;
     config.log_writes = LOG_WRITES.get().copied().flatten();
+    if pool {
+        config.log_writes = Some(Writes::Syscall);
+    }
     config
 }
 
@@ -247,8 +264,8 @@ fn message<'a>(topic: &'a str, queue: i32, body: &'a [u8]) -> NewMessage<'a> {
         properties: "",
         sys_flag: 0,
         born_timestamp: 0,
-        born_host: "127.0.0.1:1".parse().unwrap(),
-        store_host: "127.0.0.1:10911".parse().unwrap(),
+        born_host: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+        store_host: std::net::SocketAddr::from(([127, 0, 0, 1], 10911)),
         reconsume_times: 0,
         prepared_transaction_offset: 0,
     }
@@ -259,13 +276,14 @@ fn message<'a>(topic: &'a str, queue: i32, body: &'a [u8]) -> NewMessage<'a> {
 fn store_run(
     dir: &Path,
     mode: FlushMode,
+    pool: bool,
     writers: i32,
     window: usize,
     mib: u64,
     seconds: u64,
 ) -> Run {
     let root = dir.join(format!("store-{mode:?}-{writers}"));
-    let (store, _) = Store::open(config(&root, mode)).unwrap();
+    let (store, _) = Store::open(config(&root, mode, pool)).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
@@ -351,7 +369,7 @@ fn store_run(
 /// through the broker's `SyncWaits`; the flusher thread does the msync for all of them.
 fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64) -> Run {
     let root = dir.join(format!("store-sync-async-{writers}"));
-    let (store, _) = Store::open(config(&root, FlushMode::Sync)).unwrap();
+    let (store, _) = Store::open(config(&root, FlushMode::Sync, false)).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
@@ -418,7 +436,7 @@ const CHILD_ENV: &str = "APOGEE_BENCH_RECOVERY_CHILD";
 
 /// The recovery child: fill `gib` GiB, say so, keep writing until killed.
 fn recovery_child(root: &Path, gib: u64) {
-    let (store, _) = Store::open(config(root, FlushMode::Async)).unwrap();
+    let (store, _) = Store::open(config(root, FlushMode::Async, false)).unwrap();
     let body = vec![b'r'; RECORD_BODY];
     let mut appenders: Vec<_> = (0..8)
         .map(|q| store.queue_appender(QueueKey::new("Bench", q)).unwrap())
@@ -502,6 +520,7 @@ fn main() {
     // This virtual disk's speed varies several-fold from minute to minute (the host's cache
     // absorbs bursts): the raw bandwidth is measured before, between and after the store
     // runs, and the median is the reference.
+    let reported_before = reported_kib();
     let mut raw = vec![raw_bulk(&dir, args.mib)];
     let (synced, sync_ms) = raw_synced(&dir, args.seconds.min(3));
     let mut rows = Vec::new();
@@ -514,9 +533,19 @@ fn main() {
         between.push(raw_between(&dir, between_mib));
     };
     if wants("async") {
-        for &writers in &args.writers {
-            let run = store_run(&dir, FlushMode::Async, writers, 1, args.mib, args.seconds);
-            row("ASYNC".into(), writers, "-".into(), run);
+        for (pool, mode) in [(false, "ASYNC"), (true, "ASYNC, transient pool")] {
+            for &writers in &args.writers {
+                let run = store_run(
+                    &dir,
+                    FlushMode::Async,
+                    pool,
+                    writers,
+                    1,
+                    args.mib,
+                    args.seconds,
+                );
+                row(mode.into(), writers, "-".into(), run);
+            }
         }
         raw.push(raw_bulk(&dir, args.mib));
     }
@@ -526,6 +555,7 @@ fn main() {
                 let run = store_run(
                     &dir,
                     FlushMode::Sync,
+                    false,
                     writers,
                     window,
                     args.mib,
@@ -575,6 +605,12 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" / ")
     );
+    if let (Some(before), Some(after)) = (reported_before, reported_kib()) {
+        println!(
+            "guest memory given back to the host during the run (free page reporting): {:.1} GiB; each such page is slow to touch again (a first write into a new page-cache page, here or in the raw passes)",
+            (after - before) as f64 / (1u64 << 20) as f64
+        );
+    }
     println!("| mode | writers | in flight per writer | store MB/s | of raw bandwidth | of raw around the row | of cached rewrite | device bytes per byte |");
     println!("|---|---|---|---|---|---|---|---|");
     for (i, (mode, writers, window, run)) in rows.iter().enumerate() {

@@ -31,6 +31,14 @@ trap 'rm -f "$sync_conf"' EXIT
 printf 'brokerName=broker-a\nflushDiskType=SYNC_FLUSH\n' >"$sync_conf"
 INTEROP_PROFILES=rocketmq-5 APOGEE_BROKER_CONF=$sync_conf interop/java/run.sh
 
+# ASYNC_FLUSH with the transient pool: records become readable when the committer thread
+# writes them from its buffer, not when appended.
+echo "== interop: Java client 5.x against a broker with transientStorePoolEnable"
+pool_conf=$(mktemp)
+trap 'rm -f "$sync_conf" "$pool_conf"' EXIT
+printf 'brokerName=broker-a\ntransientStorePoolEnable=true\n' >"$pool_conf"
+INTEROP_PROFILES=rocketmq-5 APOGEE_BROKER_CONF=$pool_conf interop/java/run.sh
+
 if [[ -x interop/rust-client/run.sh ]]; then
     echo "== interop: rocketmq-client-rust"
     interop/rust-client/run.sh

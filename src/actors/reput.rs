@@ -4,9 +4,10 @@
 //! store, see [`Store::dispatch`]).
 //!
 //! **Handles** [`Wake`] from queue writers after each append (many wakes coalesce into one
-//! dispatch run), the same wake after every commit-log flush (under SYNC_FLUSH records
-//! become readable when written — by their group commit, or by the committer just before
-//! one — not when appended), and a 100 ms timer as a safety net.
+//! dispatch run), the same wake whenever a drain writes pending commit-log bytes (under
+//! SYNC_FLUSH, and ASYNC_FLUSH with the transient pool, records become readable when the
+//! committer or a group commit writes them, not when appended), and a 100 ms timer as a
+//! safety net.
 //!
 //! **Sends** [`Arrived`] to the [`LongPoll`] service: the queues that grew, so held pulls
 //! wake at once.
@@ -56,10 +57,10 @@ impl Actor for Reput {
         ctx.run_interval(Duration::from_millis(100), |reput, _| reput.run());
         // A context future: it ends with this incarnation of the actor (no second watcher
         // after a supervised restart).
-        let mut flushes = self.store.flushes();
+        let mut drains = self.store.drains();
         let me = ctx.address();
         ctx.spawn(actix::fut::wrap_future(async move {
-            while flushes.changed().await.is_ok() {
+            while drains.changed().await.is_ok() {
                 me.do_send(Wake);
             }
         }));

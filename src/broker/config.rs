@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::store::mmap::Writes;
 use crate::store::{FlushMode, StoreConfig};
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -196,6 +197,11 @@ impl BrokerConfig {
             }
             "messageIndexEnable" => self.store.index_enable = parse(value)?,
             "warmMapedFileEnable" => self.store.warm.touch = parse(value)?,
+            // RocketMQ's write buffer: under ASYNC_FLUSH, appends go to a buffer that the
+            // committer thread writes with `pwrite` (SYNC_FLUSH always works that way).
+            "transientStorePoolEnable" => {
+                self.store.log_writes = parse::<bool>(value)?.then_some(Writes::Syscall)
+            }
             "regionId" => self.region_id = value.into(),
             "dedicatedStoreThreads" => self.dedicated_store_threads = parse(value)?,
             "messageDelayLevel" => {
@@ -210,7 +216,6 @@ impl BrokerConfig {
             | "useReentrantLockWhenPutMessage"
             | "waitTimeMillsInSendQueue"
             | "brokerFastFailureEnable"
-            | "transientStorePoolEnable"
             | "osPageCacheBusyTimeOutMills"
             | "serverWorkerThreads"
             | "serverSelectorThreads"
@@ -247,6 +252,23 @@ mod tests {
         assert!(!config.auto_create_topic_enable);
         assert!(config.enable_property_filter);
         assert_eq!(config.store.root, PathBuf::from("/data/store"));
+    }
+
+    #[test]
+    fn transient_store_pool_writes_the_log_from_a_buffer() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        assert_eq!(config.store.log_writes(), Writes::MapBulk);
+        config
+            .apply_conf("broker.conf", "transientStorePoolEnable=true")
+            .unwrap();
+        assert_eq!(config.store.log_writes(), Writes::Syscall);
+        config
+            .apply_conf("broker.conf", "transientStorePoolEnable=false")
+            .unwrap();
+        assert_eq!(config.store.log_writes(), Writes::MapBulk);
+        assert!(config
+            .apply_conf("broker.conf", "transientStorePoolEnable=maybe")
+            .is_err());
     }
 
     #[test]

@@ -5,27 +5,32 @@
 //! offsets, see [`super::QueueAppender`]). Under one short lock (the tail) the log assigns
 //! each record its physical offset and patches that offset and the store timestamp into
 //! the record. A record never spans files: when one does not fit, the rest of the file gets
-//! a blank record and the log rolls to the next file (prepared in advance by the allocator
-//! thread when possible). Then the bytes go in, one of two ways (see [`super::mmap`]'s
-//! notes for why):
+//! a blank record and the log rolls to the next file (prepared in advance by the committer
+//! or the flusher thread when possible). Then the bytes go in, one of two ways (see
+//! [`super::mmap`]'s notes for why):
 //! - stored into the map ([`Writes::MapBulk`], ASYNC_FLUSH): copied under the tail lock,
-//!   published, `written` advanced, before the lock is released;
-//! - written with `pwrite` ([`Writes::Syscall`], SYNC_FLUSH): copied into the tail's
-//!   pending buffer under the lock. Pending bytes are *drained* — written in one `pwrite`
-//!   per file, published, `written` advanced — by every flush before it syncs, so a group
-//!   commit writes everything appended before it with one syscall and syncs it. Under
-//!   SYNC_FLUSH (`defer_drains`) the append path makes no syscall: the first append after
-//!   a drain asks the flusher for a flush, so nothing waits for a timer, and once
-//!   [`COMMIT_AT`] bytes are pending the appender wakes the *committer* thread
-//!   ([`run_committer`]), which drains them while the flusher is busy syncing the previous
-//!   group and starts their writeback at once (`sync_file_range`, whole pages): the copy
-//!   into the page cache and the disk's writes overlap the previous sync instead of
-//!   following it, and the next sync mostly waits for writes under way (RocketMQ splits
-//!   commit and flush between two services the same way). Records become readable when
-//!   drained, before they are durable, as in RocketMQ. Otherwise, and whenever more than
-//!   [`DRAIN_AT`] bytes are pending, the appender drains after releasing the tail lock:
-//!   whoever holds the drain lock writes everything pending, and an appender that finds
-//!   it taken returns at once, since the drainer loops until nothing is pending.
+//!   published, `written` advanced, before the lock is released. The *committer* thread
+//!   ([`run_committer`]) keeps [`PREFAULT_AHEAD`] bytes past the tail faulted in
+//!   (`MADV_POPULATE_READ`: in the page cache and mapped, not dirty), so the copy finds its
+//!   pages present instead of faulting each new one in and having the kernel zero it first.
+//!   The appender wakes it once per [`PREFAULT_STEP`] appended while it is less than half
+//!   that far ahead;
+//! - written with `pwrite` ([`Writes::Syscall`]: SYNC_FLUSH, and ASYNC_FLUSH with
+//!   RocketMQ's `transientStorePoolEnable`): copied into the tail's pending buffer under
+//!   the lock; the append path makes no syscall. Pending bytes are *drained* — written in
+//!   one `pwrite` per file, published, `written` advanced, [`CommitLog::drains`] told — by
+//!   every flush before it syncs, so a group commit writes everything appended before it
+//!   with one syscall and syncs it, and by the committer: once [`COMMIT_AT`] bytes are
+//!   pending the appender wakes it, and it drains them while the flusher is busy syncing
+//!   the previous group and starts their writeback at once (`sync_file_range`, whole
+//!   pages): the copy into the page cache and the disk's writes overlap the previous sync
+//!   instead of following it, and the next sync mostly waits for writes under way
+//!   (RocketMQ splits commit and flush between two services the same way). The first
+//!   append after a drain asks the flusher for a flush under SYNC_FLUSH, the committer
+//!   under ASYNC_FLUSH, so nothing waits for a timer. Records become readable when drained,
+//!   before they are durable, as in RocketMQ. An appender that leaves [`DRAIN_AT`] bytes
+//!   pending waits for the drain under way and drains itself: the buffer stays bounded and
+//!   writers faster than the disk are held back.
 //!
 //! Everything below `written` is final and readable; `flushed` trails it (see
 //! [`super::flush`]).
@@ -33,6 +38,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -50,6 +56,16 @@ pub const DRAIN_AT: usize = 256 << 10;
 /// Under deferred drains, the committer is woken once this many bytes are pending.
 pub const COMMIT_AT: usize = 64 << 10;
 
+/// ASYNC_FLUSH with the transient pool: how often a busy committer looks for pending bytes
+/// (at most this long before an appended record is readable), and after how long without
+/// any it goes back to waiting for a wake-up.
+const COMMIT_POLL: Duration = Duration::from_micros(500);
+const COMMIT_IDLE: Duration = Duration::from_millis(20);
+
+/// [`Writes::MapBulk`]: the committer keeps this much of the log ahead of the tail faulted in.
+const PREFAULT_AHEAD: u64 = 32 << 20;
+const PREFAULT_STEP: u64 = 2 << 20;
+
 pub struct CommitLog {
     dir: PathBuf,
     file_size: usize,
@@ -59,8 +75,10 @@ pub struct CommitLog {
     tail: Mutex<Tail>,
     /// End of the records placed so far (the tail's `end`, readable without its lock).
     appended: AtomicU64,
-    /// [`Writes::Syscall`]: leave draining to flushes (SYNC_FLUSH).
-    defer_drains: bool,
+    /// SYNC_FLUSH: the first pending append asks for a flush (ASYNC_FLUSH: for a commit).
+    sync_flush: bool,
+    /// Told `written` whenever a drain advances it (appends do not).
+    drained: tokio::sync::watch::Sender<u64>,
     /// Held while writing pending bytes out ([`Writes::Syscall`]); the buffer is the spare
     /// swapped with the tail's.
     draining: Mutex<Vec<u8>>,
@@ -68,8 +86,12 @@ pub struct CommitLog {
     committer: Arc<CommitSignal>,
     /// Bytes the committer thread has written.
     committed: AtomicU64,
+    /// [`Writes::MapBulk`]: end of the log's pages the committer has faulted in.
+    prefaulted: AtomicU64,
+    /// Faulting pages in failed once (an old kernel): not tried again.
+    prefault_off: AtomicBool,
     /// A file made ahead of time for the next roll.
-    prepared: Mutex<Option<MappedFile>>,
+    prepared: Mutex<Option<Arc<MappedFile>>>,
     written: AtomicU64,
     flushed: AtomicU64,
 }
@@ -120,6 +142,9 @@ pub struct LogAppend {
 pub(super) struct CommitSignal {
     /// A request is pending (checked without the lock on the append path).
     requested: AtomicBool,
+    /// The committer looks for pending bytes on its own every [`COMMIT_POLL`] (ASYNC_FLUSH
+    /// with the transient pool, while appends keep coming): no need to wake it for them.
+    polling: AtomicBool,
     stopping: Mutex<bool>,
     wake: Condvar,
 }
@@ -132,17 +157,24 @@ impl CommitSignal {
         }
     }
 
+    /// Wakes the committer unless it is polling.
+    fn nudge(&self) {
+        if !self.polling.load(Ordering::SeqCst) {
+            self.request();
+        }
+    }
+
     pub(super) fn stop(&self) {
         *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.wake.notify_one();
     }
 
-    /// Waits up to a second for a request: `Some(true)` if one came, `None` once stopping.
-    fn wait(&self) -> Option<bool> {
+    /// Waits up to `timeout` for a request: `Some(true)` if one came, `None` once stopping.
+    fn wait(&self, timeout: Duration) -> Option<bool> {
         let stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
         let (stopping, _) = self
             .wake
-            .wait_timeout_while(stopping, std::time::Duration::from_secs(1), |stopping| {
+            .wait_timeout_while(stopping, timeout, |stopping| {
                 !*stopping && !self.requested.load(Ordering::Acquire)
             })
             .unwrap_or_else(|e| e.into_inner());
@@ -155,17 +187,40 @@ impl CommitSignal {
 /// syncs. Reaches the store through a weak reference, like the flusher; a failed write
 /// poisons the store.
 pub(super) fn run_committer(signal: Arc<CommitSignal>, store: std::sync::Weak<super::Store>) {
-    while let Some(requested) = signal.wait() {
+    while let Some(requested) = signal.wait(Duration::from_secs(1)) {
         // A store dropped without a shutdown ends the thread at the next timeout.
         let Some(store) = store.upgrade() else { return };
         if !requested {
             continue;
         }
-        if let Err(e) = store.commit_log.commit() {
+        if let Err(e) = commit_while_busy(&signal, &store.commit_log) {
             store.poison_after("commit-log write", &e);
             return;
         }
     }
+}
+
+/// Commits; then, under ASYNC_FLUSH with the transient pool, keeps looking for pending bytes
+/// every [`COMMIT_POLL`] until none came for [`COMMIT_IDLE`], so that a steady stream of
+/// appends costs no wake-up each (only the first append after the committer went idle
+/// wakes it).
+fn commit_while_busy(signal: &CommitSignal, log: &CommitLog) -> Result<(), StoreError> {
+    let mut committed = log.commit()?;
+    if log.writes != Writes::Syscall || log.sync_flush {
+        return Ok(());
+    }
+    signal.polling.store(true, Ordering::SeqCst);
+    let mut idle_since = std::time::Instant::now();
+    while idle_since.elapsed() < COMMIT_IDLE && signal.wait(COMMIT_POLL).is_some() {
+        if committed > 0 {
+            idle_since = std::time::Instant::now();
+        }
+        committed = log.commit()?;
+    }
+    signal.polling.store(false, Ordering::SeqCst);
+    // An append that saw `polling` after the last look did not wake us: look once more.
+    log.commit()?;
+    Ok(())
 }
 
 /// Where one appended record landed.
@@ -182,7 +237,7 @@ impl CommitLog {
         file_size: usize,
         warm: WarmUp,
         writes: Writes,
-        defer_drains: bool,
+        sync_flush: bool,
         files: Vec<Arc<MappedFile>>,
         end: u64,
     ) -> Self {
@@ -201,8 +256,11 @@ impl CommitLog {
             draining: Mutex::new(Vec::new()),
             committer: Arc::new(CommitSignal::default()),
             committed: AtomicU64::new(0),
+            prefaulted: AtomicU64::new(end),
+            prefault_off: AtomicBool::new(false),
             appended: AtomicU64::new(end),
-            defer_drains: writes == Writes::Syscall && defer_drains,
+            sync_flush,
+            drained: tokio::sync::watch::channel(end).0,
             prepared: Mutex::new(None),
             written: AtomicU64::new(end),
             flushed: AtomicU64::new(end),
@@ -270,8 +328,9 @@ impl CommitLog {
         store_timestamp: i64,
         placed: &mut Vec<Placed>,
     ) -> Result<LogAppend, StoreError> {
-        let (end, first_pending, pending) = {
+        let (begin, end, first_pending, pending) = {
             let mut tail = self.tail();
+            let begin = tail.end;
             let first_pending = tail.segments.is_empty();
             let mut global = tail.end;
             let mut chunk_start = 0usize;
@@ -307,18 +366,29 @@ impl CommitLog {
             }
             self.put(&mut tail, &records[chunk_start..pos])?;
             self.appended.store(tail.end, Ordering::Release);
-            (tail.end, first_pending, tail.pending.len())
+            (begin, tail.end, first_pending, tail.pending.len())
         };
         if self.writes == Writes::Syscall {
-            if !self.defer_drains || pending >= DRAIN_AT {
-                self.drain(false)?;
+            if pending >= DRAIN_AT {
+                // The committer is behind: wait for it, and bound the pending bytes.
+                self.drain(true)?;
             } else if pending >= COMMIT_AT {
+                self.committer.request();
+            } else if first_pending && !self.sync_flush {
+                self.committer.nudge();
+            }
+        } else if self.writes == Writes::MapBulk {
+            // Once per PREFAULT_STEP appended (or when the committer is behind the tail),
+            // while less than half of PREFAULT_AHEAD is faulted in.
+            let prefaulted = self.prefaulted.load(Ordering::Relaxed);
+            let crossed = begin / PREFAULT_STEP != end / PREFAULT_STEP;
+            if prefaulted <= begin || (crossed && end + PREFAULT_AHEAD / 2 > prefaulted) {
                 self.committer.request();
             }
         }
         Ok(LogAppend {
             end,
-            wants_flush: self.defer_drains && first_pending,
+            wants_flush: self.writes == Writes::Syscall && self.sync_flush && first_pending,
         })
     }
 
@@ -408,7 +478,7 @@ impl CommitLog {
                         .file
                         .pwrite(segment.pos, bytes)
                         .map_err(StoreError::internal)?;
-                    if self.defer_drains && !wait {
+                    if !wait {
                         // Not a flush's own drain (which syncs next): get the disk going.
                         segment
                             .file
@@ -420,6 +490,7 @@ impl CommitLog {
                 }
                 bytes += from;
                 self.written.store(end, Ordering::Release);
+                self.drained.send_replace(end);
             }
             drop(spare);
             // An appender that found the lock taken after our last look is ours to serve.
@@ -429,22 +500,84 @@ impl CommitLog {
         }
     }
 
-    /// The committer's drain: everything pending, counted in [`Self::committed_by_committer`].
-    fn commit(&self) -> Result<(), StoreError> {
+    /// The committer's work: fault pages in ahead ([`Writes::MapBulk`]), or drain everything
+    /// pending, counted in [`Self::committed_by_committer`]; returns the bytes drained.
+    fn commit(&self) -> Result<usize, StoreError> {
+        if self.writes == Writes::MapBulk {
+            self.prefault_ahead();
+            return Ok(0);
+        }
         let bytes = self.drain(false)?;
         self.committed.fetch_add(bytes as u64, Ordering::Relaxed);
-        Ok(())
+        Ok(bytes)
     }
 
-    /// Whether a committer thread should run: drains are left to flushes and to it.
-    pub(super) fn wants_committer(&self) -> bool {
-        self.defer_drains
+    /// Watches `written` as drains advance it ([`Writes::Syscall`]: records become
+    /// readable then, not when appended).
+    pub fn drains(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.drained.subscribe()
+    }
+
+    /// [`Writes::MapBulk`]: faults in the log's pages up to [`PREFAULT_AHEAD`] past the
+    /// tail, [`PREFAULT_STEP`] at a time: the current file, then the next one, which it
+    /// prepares if nobody has yet (off the append path, as RocketMQ's allocation service
+    /// does). A kernel without `MADV_POPULATE_READ` (before 5.14) turns this off with a
+    /// warning: appends then fault pages in themselves, as without it.
+    fn prefault_ahead(&self) {
+        if self.prefault_off.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut prepared_here = false;
+        loop {
+            let tail = self.appended.load(Ordering::Acquire);
+            let from = self.prefaulted.load(Ordering::Relaxed).max(tail);
+            if from >= tail + PREFAULT_AHEAD {
+                return;
+            }
+            let holds =
+                |f: &Arc<MappedFile>| f.start() <= from && from < f.start() + f.len() as u64;
+            let file = self
+                .files_snapshot()
+                .into_iter()
+                .rev()
+                .find(holds)
+                .or_else(|| {
+                    let prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+                    prepared.as_ref().filter(|f| holds(f)).cloned()
+                });
+            let Some(file) = file else {
+                // Past the last file: prepare the next one, once per round.
+                if prepared_here {
+                    return;
+                }
+                prepared_here = true;
+                if let Err(e) = self.prepare_next_file() {
+                    tracing::warn!(error = %e, "cannot prepare the next commit-log file");
+                    return;
+                }
+                continue;
+            };
+            let to = (from + PREFAULT_STEP).min(file.start() + file.len() as u64);
+            let range = (from - file.start()) as usize..(to - file.start()) as usize;
+            if let Err(e) = file.prefault(range.start, range.end) {
+                tracing::warn!(error = %e, "cannot fault commit-log pages in ahead of appends; not trying again");
+                self.prefault_off.store(true, Ordering::Relaxed);
+                return;
+            }
+            self.prefaulted.store(to, Ordering::Relaxed);
+        }
     }
 
     /// Bytes the committer thread has written since the log was opened (the rest were
     /// written by flushes and by appenders over [`DRAIN_AT`]).
     pub fn committed_by_committer(&self) -> u64 {
         self.committed.load(Ordering::Relaxed)
+    }
+
+    /// [`Writes::MapBulk`]: the end of the pages the committer has faulted in ahead of the
+    /// tail.
+    pub fn prefaulted(&self) -> u64 {
+        self.prefaulted.load(Ordering::Relaxed)
     }
 
     /// The committer's wake-up signal (see [`run_committer`]).
@@ -476,15 +609,14 @@ impl CommitLog {
             .filter(|f| f.start() == next_start);
         let file = match prepared {
             Some(file) => file,
-            None => MappedFile::create_reserved(
+            None => Arc::new(MappedFile::create_reserved(
                 &self.dir,
                 next_start,
                 self.file_size,
                 self.warm,
                 self.writes,
-            )?,
+            )?),
         };
-        let file = Arc::new(file);
         let writer = file.take_writer().ok_or(StoreError::Closed)?;
         self.files
             .write()
@@ -512,13 +644,13 @@ impl CommitLog {
         if prepared.as_ref().is_some_and(|f| f.start() == next_start) {
             return Ok(());
         }
-        *prepared = Some(MappedFile::create_reserved(
+        *prepared = Some(Arc::new(MappedFile::create_reserved(
             &self.dir,
             next_start,
             self.file_size,
             self.warm,
             self.writes,
-        )?);
+        )?));
         Ok(())
     }
 

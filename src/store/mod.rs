@@ -399,12 +399,18 @@ impl Store {
         self.flush_state.request();
     }
 
-    /// Changes after every flush of the commit log. Under SYNC_FLUSH records become
-    /// readable when they are written, by their group commit or by the committer thread
-    /// just before one (see [`commit_log`]), not when appended, so whoever tails the log
-    /// (the reput) watches this as well as appends.
+    /// Changes after every flush of the commit log (the flushed offset).
     pub fn flushes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.flush_state.subscribe()
+    }
+
+    /// Changes whenever records become readable off the append path. When the log is
+    /// written with `pwrite` (SYNC_FLUSH, or ASYNC_FLUSH with the transient pool) records
+    /// become readable when the committer thread or a flush writes them (see
+    /// [`commit_log`]), not when appended, so whoever tails the log (the reput) watches
+    /// this as well as appends.
+    pub fn drains(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commit_log.drains()
     }
 
     /// Blocks until everything below `end` is on disk (returns at once under ASYNC_FLUSH).

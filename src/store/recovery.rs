@@ -148,14 +148,12 @@ impl Store {
         let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         threads.push(flusher);
         threads.push(retention);
-        if self.commit_log.wants_committer() {
-            let (signal, weak) = (self.commit_log.commit_signal(), Arc::downgrade(self));
-            threads.push(
-                std::thread::Builder::new()
-                    .name("apogee-commit".into())
-                    .spawn(move || super::commit_log::run_committer(signal, weak))?,
-            );
-        }
+        let (signal, weak) = (self.commit_log.commit_signal(), Arc::downgrade(self));
+        threads.push(
+            std::thread::Builder::new()
+                .name("apogee-commit".into())
+                .spawn(move || super::commit_log::run_committer(signal, weak))?,
+        );
         Ok(())
     }
 }

@@ -88,7 +88,29 @@ fn fill(store: &Arc<Store>, topic: &str, queues: i32, count: u64) {
                 .unwrap();
         }
     }
+    dispatch_all(store);
+}
+
+/// Dispatches everything appended. Written with pwrite from a buffer (ASYNC_FLUSH with the
+/// transient pool), records become readable when the committer gets to them.
+fn dispatch_all(store: &Store) {
+    let end = store.commit_log().appended();
+    eventually("the records are written", || {
+        store.commit_log().written() >= end
+    });
     store.dispatch().unwrap();
+}
+
+/// Commit-log files up to the tail (not a file prepared ahead for the next roll).
+fn log_files(root: &Path, store: &Store) -> usize {
+    std::fs::read_dir(root.join("commitlog"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let start: u64 = name.to_str().unwrap().parse().unwrap();
+            start < store.commit_log().appended()
+        })
+        .count()
 }
 
 /// Every unit of every queue points at the record it should, whose body is intact.
@@ -180,7 +202,7 @@ fn roll_and_read_back(writes: Writes) {
         .append(&[message("TopicTest", 2, &body, "")])
         .unwrap();
     drop(appender);
-    store.dispatch().unwrap();
+    dispatch_all(&store);
     assert_eq!(store.max_offset(&key), 301);
     store.shutdown().unwrap();
     std::fs::remove_dir_all(&root).unwrap();
@@ -287,6 +309,106 @@ fn pipelined_sync_appends_go_through_the_committer() {
     agree_before_and_after_reopen(store, config, 4 * 3000);
 }
 
+/// Polls `done` every millisecond for up to 10 s.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// ASYNC_FLUSH with the transient pool (RocketMQ's `transientStorePoolEnable`): appends go
+/// to a buffer that the committer thread writes. A lone record becomes readable without any
+/// flush (the first pending append wakes the committer); an append that leaves more than
+/// `DRAIN_AT` pending returns with its records written (it waits for the committer instead
+/// of letting the buffer grow); many writers across file rolls lose and reorder nothing.
+#[test]
+fn transient_pool_commits_without_flushes_and_bounds_its_buffer() {
+    let root = temp_dir("transient-pool");
+    let mut config = small_config(&root, FlushMode::Async);
+    config.log_writes = Some(Writes::Syscall);
+    config.commit_log_file_size = 1 << 20;
+    let (store, _) = Store::open(config.clone()).unwrap();
+    let log = store.commit_log();
+
+    let drains = store.drains();
+    let mut appender = store.queue_appender(QueueKey::new("Pool", 0)).unwrap();
+    let body = body_of(0, 0);
+    let lone = appender.append(&[message("Pool", 0, &body, "")]).unwrap();
+    eventually("the committer writes a lone record", || {
+        log.written() >= lone.end
+    });
+    assert!(log.committed_by_committer() > 0);
+    // What wakes the reput: the record is readable, and was not when appended.
+    assert!(drains.has_changed().unwrap());
+    assert!(*drains.borrow() >= lone.end);
+    assert!(log.flushed() < lone.end, "no flush was due (1 h interval)");
+
+    let bodies: Vec<_> = (1..=2000).map(|i| body_of(0, i)).collect();
+    let batch: Vec<_> = bodies.iter().map(|b| message("Pool", 0, b, "")).collect();
+    let big = appender.append(&batch).unwrap();
+    assert!(big.end - lone.end > apogee::store::commit_log::DRAIN_AT as u64);
+    assert!(
+        log.written() >= big.end,
+        "a batch over DRAIN_AT returned unwritten"
+    );
+    drop(appender);
+
+    let threads: Vec<_> = (1..5)
+        .map(|q| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut appender = store.queue_appender(QueueKey::new("Pool", q)).unwrap();
+                for i in 0..3000u64 {
+                    let body = body_of(q, i);
+                    appender.append(&[message("Pool", q, &body, "")]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let end = log.appended();
+    eventually("the committer catches up", || log.written() >= end);
+    assert!(std::fs::read_dir(root.join("commitlog")).unwrap().count() >= 3);
+    agree_before_and_after_reopen(store, config, 2001 + 4 * 3000);
+}
+
+/// ASYNC_FLUSH through the map: the committer faults in the pages ahead of the tail (so
+/// appends do not pay for the page cache's new pages), following the log into the next
+/// files as it rolls, and the records read back whole.
+#[test]
+fn map_appends_find_pages_faulted_in_ahead_of_the_tail() {
+    let root = temp_dir("prefault");
+    let mut config = small_config(&root, FlushMode::Async);
+    config.commit_log_file_size = 1 << 20;
+    let (store, _) = Store::open(config.clone()).unwrap();
+    assert_eq!(store.config().log_writes(), Writes::MapBulk);
+    let log = store.commit_log();
+    let mut appender = store.queue_appender(QueueKey::new("Ahead", 0)).unwrap();
+    let mut file_ends = Vec::new();
+    for i in 0..12_000u64 {
+        let body = body_of(0, i);
+        let appended = appender.append(&[message("Ahead", 0, &body, "")]).unwrap();
+        let file_end = (appended.end / (1 << 20) + 1) * (1 << 20);
+        if file_ends.last() != Some(&file_end) {
+            // First record in a new file: the committer faults in the rest of it.
+            eventually("pages ahead of the tail are faulted in", || {
+                log.prefaulted() >= file_end
+            });
+            file_ends.push(file_end);
+        }
+    }
+    drop(appender);
+    assert!(file_ends.len() >= 3, "the log rolled: {file_ends:?}");
+    agree_before_and_after_reopen(store, config, 12_000);
+}
+
 #[test]
 fn index_finds_messages_by_key_and_time() {
     let root = temp_dir("index");
@@ -335,7 +457,7 @@ fn retention_deletes_old_files_and_moves_min_offsets() {
     };
     let (store, _) = Store::open(config).unwrap();
     fill(&store, "T", 2, 400);
-    let before = std::fs::read_dir(root.join("commitlog")).unwrap().count();
+    let before = log_files(&root, &store);
     let far_future = apogee::util::now_ms() + 2 * 3_600_000;
     // Not the delete hour, disk not full: nothing goes.
     let outcome = store.run_retention(far_future, 5).unwrap();
@@ -343,10 +465,7 @@ fn retention_deletes_old_files_and_moves_min_offsets() {
     // At 04:00 every expired file goes but the current one.
     let outcome = store.run_retention(far_future, 4).unwrap();
     assert_eq!(outcome.deleted_log_files, before - 1);
-    assert_eq!(
-        std::fs::read_dir(root.join("commitlog")).unwrap().count(),
-        1
-    );
+    assert_eq!(log_files(&root, &store), 1);
     let log_min = store.commit_log().min_offset();
     assert_eq!(outcome.log_min_offset, log_min);
     // Queue 0 was written first: all of it was in the deleted files.
