@@ -49,11 +49,11 @@ use crate::protocol::message::{self, Head, Record, BLANK_MAGIC, PHYSICAL_OFFSET_
 /// Space a file keeps free for the end-of-file blank record.
 const END_BLANK_MIN: usize = 8;
 
-/// An appender drains itself beyond this many pending bytes (bounds the pending buffer
-/// when flushes fall behind).
+/// An appender that leaves this many bytes pending waits for the drain under way and drains
+/// itself (bounds the pending buffer when the committer falls behind).
 pub const DRAIN_AT: usize = 256 << 10;
 
-/// Under deferred drains, the committer is woken once this many bytes are pending.
+/// [`Writes::Syscall`]: the committer is woken once this many bytes are pending.
 pub const COMMIT_AT: usize = 64 << 10;
 
 /// ASYNC_FLUSH with the transient pool: how often a busy committer looks for pending bytes
@@ -82,7 +82,8 @@ pub struct CommitLog {
     /// Held while writing pending bytes out ([`Writes::Syscall`]); the buffer is the spare
     /// swapped with the tail's.
     draining: Mutex<Vec<u8>>,
-    /// Wakes the committer thread (deferred drains only).
+    /// Wakes the committer thread (drains under [`Writes::Syscall`], faults pages in ahead
+    /// under [`Writes::MapBulk`]).
     committer: Arc<CommitSignal>,
     /// Bytes the committer thread has written.
     committed: AtomicU64,
@@ -131,8 +132,8 @@ struct Segment {
 pub struct LogAppend {
     /// End of the last record: durable once `flushed` passes it.
     pub end: u64,
-    /// The records wait for a flush to be written (drains deferred, and nothing was
-    /// pending before): ask the flusher for one.
+    /// SYNC_FLUSH: the records wait for a flush to be written (nothing was pending before
+    /// them): ask the flusher for one.
     pub wants_flush: bool,
 }
 
@@ -182,10 +183,10 @@ impl CommitSignal {
     }
 }
 
-/// The committer thread's loop (SYNC_FLUSH with `pwrite`): drains the pending bytes
-/// whenever an appender asks, so that the flusher mostly finds them written and only
-/// syncs. Reaches the store through a weak reference, like the flusher; a failed write
-/// poisons the store.
+/// The committer thread's loop: whenever an appender asks, drains the pending bytes
+/// ([`Writes::Syscall`]: the flusher then mostly finds them written and only syncs) or
+/// faults pages in ahead of the tail ([`Writes::MapBulk`]). Reaches the store through a
+/// weak reference, like the flusher; a failed write poisons the store.
 pub(super) fn run_committer(signal: Arc<CommitSignal>, store: std::sync::Weak<super::Store>) {
     while let Some(requested) = signal.wait(Duration::from_secs(1)) {
         // A store dropped without a shutdown ends the thread at the next timeout.

@@ -36,6 +36,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 
+/// The page size the file operations here round to.
+const PAGE: usize = 4096;
+
 /// How a new file is prepared before use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WarmUp {
@@ -215,9 +218,8 @@ impl MappedFile {
             self.map.advise(memmap2::Advice::WillNeed)?;
         }
         if warm.touch {
-            let page = 4096;
             let ptr = self.map.as_mut_ptr();
-            for pos in (0..self.map.len()).step_by(page) {
+            for pos in (0..self.map.len()).step_by(PAGE) {
                 if self.file.is_some() {
                     // Written with pwrite: reading brings the page into the cache without
                     // dirtying it.
@@ -288,7 +290,7 @@ impl MappedFile {
     /// Brings `[from, to)` into the page cache and maps it, without dirtying it
     /// (`MADV_POPULATE_READ`): a later store into those pages finds them present.
     pub fn prefault(&self, from: usize, to: usize) -> io::Result<()> {
-        let from = from & !4095;
+        let from = from / PAGE * PAGE;
         let to = to.min(self.len());
         if from >= to {
             return Ok(());
@@ -335,7 +337,6 @@ impl MappedFile {
     /// next record fills it.
     pub fn start_writeback(&self, from: usize, to: usize) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        const PAGE: usize = 4096;
         let Some(file) = &self.file else {
             return Ok(());
         };
