@@ -3,36 +3,36 @@
 //! **Owns** the offset table (`config/consumerOffset.json`, key `topic@group`).
 //!
 //! **Handles** [`Commit`] (UPDATE_CONSUMER_OFFSET, and PULL with the commit flag) and
-//! [`Query`] (QUERY_CONSUMER_OFFSET) from the broker service; [`Persist`] at shutdown.
+//! [`Query`] (QUERY_CONSUMER_OFFSET) from the broker service; [`Persist`] from the broker's
+//! shutdown.
 //!
-//! **Sends** the table to a writer task every 5 s when it changed (atomic file write off
-//! the actor thread), as RocketMQ persists offsets periodically.
+//! **Sends** the table to its [`ConfigWriter`] every 5 s when it changed (atomic file write
+//! off the actor thread), as RocketMQ persists offsets periodically; at [`Persist`] and when
+//! stopping, if it changed since.
 //!
 //! **Lifecycle**: supervised; (re)starts by loading the file, so a restart loses at most the
 //! commits of the last 5 s (clients re-commit every 5 s). Mailbox: 65536.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::watch;
 
+use super::ConfigWriter;
 use crate::store::config::{self as config_files, ConsumerOffsets as OffsetTable};
 
 pub struct ConsumerOffsets {
-    file: PathBuf,
+    writer: ConfigWriter,
     table: OffsetTable,
     dirty: bool,
-    persist: Option<watch::Sender<Vec<u8>>>,
 }
 
 impl ConsumerOffsets {
-    pub fn new(file: PathBuf) -> Self {
+    /// Offsets kept in the writer's file.
+    pub fn new(writer: ConfigWriter) -> Self {
         Self {
-            file,
+            writer,
             table: OffsetTable::default(),
             dirty: false,
-            persist: None,
         }
     }
 
@@ -47,9 +47,7 @@ impl ConsumerOffsets {
         self.dirty = false;
         self.table.data_version.counter += 1;
         self.table.data_version.timestamp = crate::util::now_ms();
-        if let Some(persist) = &self.persist {
-            persist.send_replace(config_files::to_json_pretty(&self.table));
-        }
+        self.writer.send(config_files::to_json_pretty(&self.table));
     }
 }
 
@@ -58,32 +56,21 @@ impl Actor for ConsumerOffsets {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(65536);
-        self.table = match config_files::load(&self.file) {
+        self.table = match config_files::load(self.writer.path()) {
             Ok(table) => table.unwrap_or_default(),
             Err(e) => {
                 tracing::error!(error = %e, "consumer offsets unreadable: starting empty");
                 OffsetTable::default()
             }
         };
-        let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(super::persist_latest(self.file.clone(), rx));
-        self.persist = Some(tx);
+        self.dirty = false;
+        self.writer.start();
         ctx.run_interval(Duration::from_secs(5), |offsets, _| offsets.flush());
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        self.persist_now();
-        Running::Stop
-    }
-}
-
-impl ConsumerOffsets {
-    fn persist_now(&mut self) {
-        self.dirty = true;
         self.flush();
-        if let Err(e) = config_files::persist(&self.file, &self.table) {
-            tracing::error!(error = %e, "cannot persist consumer offsets");
-        }
+        Running::Stop
     }
 }
 
@@ -138,7 +125,8 @@ impl Handler<Query> for ConsumerOffsets {
     }
 }
 
-/// Write the table to disk now (shutdown).
+/// Hand the table to its writer now if it changed since it was last handed over (shutdown:
+/// the broker then writes it with [`ConfigWriter::write_pending`]).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Persist;
@@ -146,6 +134,6 @@ pub struct Persist;
 impl Handler<Persist> for ConsumerOffsets {
     type Result = ();
     fn handle(&mut self, _: Persist, _: &mut Context<Self>) {
-        self.persist_now();
+        self.flush();
     }
 }

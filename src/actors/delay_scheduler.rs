@@ -9,21 +9,21 @@
 //! and moves the offset on. A failed append stops that level until the next tick, so
 //! nothing is skipped. Levels are independent; within a level order is kept.
 //!
-//! **Sends** appends to [`Writers`] (queue writers on the store arbiter); offsets to a
-//! writer task every 5 s when they moved.
+//! **Sends** appends to [`Writers`] (queue writers on the store arbiter); offsets to their
+//! [`ConfigWriter`] every 5 s when they moved, and at [`Persist`] or when stopping if they
+//! moved since.
 //!
 //! **Lifecycle**: one per broker, on the network arbiter; supervised; (re)starts from the
 //! file, so a crash redelivers at most the messages of the last 5 s (at-least-once).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::watch;
 
+use super::ConfigWriter;
 use crate::actors::queue_writer::OwnedMessage;
 use crate::broker::retry;
 use crate::broker::writers::Writers;
@@ -33,15 +33,15 @@ use crate::store::{QueueKey, Store, Unit, SCHEDULE_TOPIC};
 pub struct DelayScheduler {
     store: Arc<Store>,
     writers: Rc<Writers>,
-    file: PathBuf,
+    file: ConfigWriter,
     offsets: BTreeMap<i32, i64>,
     running: bool,
     dirty: bool,
-    persist: Option<watch::Sender<Vec<u8>>>,
 }
 
 impl DelayScheduler {
-    pub fn new(store: Arc<Store>, writers: Rc<Writers>, file: PathBuf) -> Self {
+    /// A scheduler keeping its offsets in `file`'s file.
+    pub fn new(store: Arc<Store>, writers: Rc<Writers>, file: ConfigWriter) -> Self {
         Self {
             store,
             writers,
@@ -49,7 +49,6 @@ impl DelayScheduler {
             offsets: BTreeMap::new(),
             running: false,
             dirty: false,
-            persist: None,
         }
     }
 
@@ -82,9 +81,7 @@ impl DelayScheduler {
             offset_table: self.offsets.clone(),
             ..DelayOffsets::default()
         };
-        if let Some(persist) = &self.persist {
-            persist.send_replace(config_files::to_json_pretty(&table));
-        }
+        self.file.send(config_files::to_json_pretty(&table));
     }
 }
 
@@ -160,16 +157,15 @@ impl Actor for DelayScheduler {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(64);
-        self.offsets = match config_files::load::<DelayOffsets>(&self.file) {
+        self.offsets = match config_files::load::<DelayOffsets>(self.file.path()) {
             Ok(table) => table.unwrap_or_default().offset_table,
             Err(e) => {
                 tracing::error!(error = %e, "delay offsets unreadable: delivering from the start of each level");
                 BTreeMap::new()
             }
         };
-        let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(super::persist_latest(self.file.clone(), rx));
-        self.persist = Some(tx);
+        self.dirty = false;
+        self.file.start();
         ctx.run_interval(Duration::from_millis(100), |scheduler, ctx| {
             scheduler.tick(ctx)
         });
@@ -177,10 +173,22 @@ impl Actor for DelayScheduler {
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        self.dirty = true;
         self.flush();
         Running::Stop
     }
 }
 
 impl Supervised for DelayScheduler {}
+
+/// Hand the offsets to their writer now if they moved since they were last handed over
+/// (shutdown: the broker then writes them with [`ConfigWriter::write_pending`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Persist;
+
+impl Handler<Persist> for DelayScheduler {
+    type Result = ();
+    fn handle(&mut self, _: Persist, _: &mut Context<Self>) {
+        self.flush();
+    }
+}

@@ -5,8 +5,8 @@
 //! **Handles** [`PutKv`], [`GetKv`], [`DeleteKv`], [`GetNamespace`] from the name server's
 //! request service.
 //!
-//! **Sends** each changed snapshot to a writer task (a `watch` channel: the newest content
-//! wins) that writes `kvConfig.json` atomically on a blocking thread, never in a handler.
+//! **Sends** each changed snapshot to its [`ConfigWriter`] (the newest content wins), which
+//! writes `kvConfig.json` atomically on a blocking thread, never in a handler.
 //!
 //! **Lifecycle**: supervised; on (re)start it loads the file (or its `.bak`). Mailbox: 1024.
 
@@ -14,16 +14,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use actix::prelude::*;
-use tokio::sync::watch;
 use tracing::warn;
 
+use super::ConfigWriter;
 use crate::namesrv::kv::KvStore;
 use crate::store::config_file;
 
 pub struct KvConfig {
     store: KvStore,
-    path: Option<PathBuf>,
-    persist: Option<watch::Sender<Vec<u8>>>,
+    file: Option<ConfigWriter>,
 }
 
 impl KvConfig {
@@ -31,13 +30,14 @@ impl KvConfig {
     pub fn new(path: Option<PathBuf>) -> Self {
         Self {
             store: KvStore::default(),
-            path,
-            persist: None,
+            file: path.map(ConfigWriter::new),
         }
     }
 
     fn load(&mut self) {
-        let Some(path) = &self.path else { return };
+        let Some(path) = self.file.as_ref().map(ConfigWriter::path) else {
+            return;
+        };
         self.store = match config_file::read(path) {
             Ok(Some(bytes)) => match crate::protocol::fastjson::from_slice(&bytes) {
                 Ok(store) => store,
@@ -55,8 +55,8 @@ impl KvConfig {
     }
 
     fn changed(&self) {
-        if let Some(persist) = &self.persist {
-            persist.send_replace(self.store.to_json());
+        if let Some(file) = &self.file {
+            file.send(self.store.to_json());
         }
     }
 }
@@ -67,10 +67,8 @@ impl Actor for KvConfig {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         self.load();
-        if let Some(path) = &self.path {
-            let (tx, rx) = watch::channel(Vec::new());
-            actix::spawn(super::persist_latest(path.clone(), rx));
-            self.persist = Some(tx);
+        if let Some(file) = &self.file {
+            file.start();
         }
     }
 }

@@ -49,28 +49,129 @@ where
 #[rtype(result = "()")]
 pub struct Poison;
 
-/// Writes the newest content sent on `latest` to `path`, atomically, on a blocking thread:
-/// actors hand their config file's content over here and never wait for the disk. When
-/// several versions arrive during one write, only the newest is written next.
-pub(crate) async fn persist_latest(
+/// The writer of one config file (topics, offsets, delay offsets, KV config).
+///
+/// Actors hand it each new content with [`send`](Self::send) and never wait for the disk: a
+/// task writes the newest content handed over, atomically, on a blocking thread; contents
+/// replaced before their turn are skipped. Writes never overlap and never go backwards (each
+/// takes its content while holding the write lock), so [`write_pending`](Self::write_pending)
+/// at shutdown is final: a write already under way finishes first, and nothing older lands
+/// after it. The task ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct ConfigWriter(std::sync::Arc<WriterState>);
+
+struct WriterState {
     path: std::path::PathBuf,
-    mut latest: tokio::sync::watch::Receiver<Vec<u8>>,
-) {
-    while latest.changed().await.is_ok() {
-        let content = latest.borrow_and_update().clone();
-        let target = path.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            crate::store::config_file::write_atomic(&target, &content)
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot persist config file")
-            }
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "config file writer failed")
-            }
+    pending: std::sync::Mutex<Option<Vec<u8>>>,
+    /// Held across each write.
+    writing: std::sync::Mutex<()>,
+    wake: tokio::sync::watch::Sender<()>,
+    task_started: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for ConfigWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ConfigWriter").field(&self.0.path).finish()
+    }
+}
+
+impl ConfigWriter {
+    pub fn new(path: std::path::PathBuf) -> Self {
+        Self(std::sync::Arc::new(WriterState {
+            path,
+            pending: Default::default(),
+            writing: Default::default(),
+            wake: tokio::sync::watch::channel(()).0,
+            task_started: Default::default(),
+        }))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0.path
+    }
+
+    /// Starts the writing task on the current arbiter, unless one runs already (an actor
+    /// calls this from `started`, which a supervised restart runs again).
+    pub fn start(&self) {
+        use std::sync::atomic::Ordering;
+        if self.0.task_started.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let state = std::sync::Arc::downgrade(&self.0);
+        let mut wake = self.0.wake.subscribe();
+        actix::spawn(async move {
+            while wake.changed().await.is_ok() {
+                let Some(state) = state.upgrade() else { break };
+                let path = state.path.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || ConfigWriter(state).write_pending()).await;
+                match written {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(path = %path.display(), error = %e, "cannot persist config file")
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "config file writer failed")
+                    }
+                }
+            }
+        });
+    }
+
+    /// Hands over the file's new content; the task writes it soon (or a newer one).
+    pub fn send(&self, content: Vec<u8>) {
+        *crate::util::lock(&self.0.pending) = Some(content);
+        self.0.wake.send_replace(());
+    }
+
+    /// Writes the content handed over and not written yet, if any, on this thread (it blocks
+    /// on the disk: shutdown and blocking threads only). `Ok(false)`: nothing was pending.
+    /// A failed write keeps its content pending unless a newer one arrived meanwhile.
+    pub fn write_pending(&self) -> std::io::Result<bool> {
+        let _writing = crate::util::lock(&self.0.writing);
+        let Some(content) = crate::util::lock(&self.0.pending).take() else {
+            return Ok(false);
+        };
+        if let Err(e) = crate::store::config_file::write_atomic(&self.0.path, &content) {
+            crate::util::lock(&self.0.pending).get_or_insert(content);
+            return Err(e);
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigWriter;
+
+    #[test]
+    fn a_config_writer_writes_the_newest_content_once_and_keeps_a_failed_one() {
+        let dir = std::env::temp_dir().join(format!("apogee-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The file's directory is a plain file at first: writes fail.
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        std::fs::write(&dir, b"in the way").unwrap();
+        let writer = ConfigWriter::new(dir.join("offsets.json"));
+        assert!(!writer.write_pending().unwrap(), "nothing handed over yet");
+        writer.send(b"one".to_vec());
+        writer.send(b"two".to_vec());
+        assert!(writer.write_pending().is_err());
+        std::fs::remove_file(&dir).unwrap();
+        assert!(
+            writer.write_pending().unwrap(),
+            "the failed content is kept"
+        );
+        assert_eq!(std::fs::read(writer.path()).unwrap(), b"two");
+        assert!(!writer.write_pending().unwrap(), "written once");
+        // A newer content replaces a failed one.
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, b"in the way").unwrap();
+        writer.send(b"three".to_vec());
+        assert!(writer.write_pending().is_err());
+        writer.send(b"four".to_vec());
+        std::fs::remove_file(&dir).unwrap();
+        assert!(writer.write_pending().unwrap());
+        assert_eq!(std::fs::read(writer.path()).unwrap(), b"four");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,7 +15,6 @@
 //! Mailbox: 1024.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -96,7 +95,8 @@ pub type TopicView = watch::Receiver<Arc<Topics>>;
 /// Broker settings the topic table depends on.
 #[derive(Debug, Clone)]
 pub struct TopicSettings {
-    pub file: PathBuf,
+    /// Writes `config/topics.json`.
+    pub writer: super::ConfigWriter,
     pub cluster_name: String,
     pub broker_name: String,
     pub auto_create_topic_enable: bool,
@@ -108,7 +108,6 @@ pub struct TopicConfigs {
     settings: TopicSettings,
     topics: Topics,
     publish: watch::Sender<Arc<Topics>>,
-    persist: Option<watch::Sender<Vec<u8>>>,
 }
 
 impl TopicConfigs {
@@ -119,13 +118,12 @@ impl TopicConfigs {
             settings,
             topics: Topics::default(),
             publish,
-            persist: None,
         };
         (actor, view)
     }
 
     fn load(&mut self) {
-        self.topics = match config_files::load::<TopicConfigWrapper>(&self.settings.file) {
+        self.topics = match config_files::load::<TopicConfigWrapper>(self.settings.writer.path()) {
             Ok(Some(wrapper)) => Topics {
                 data_version: wrapper.data_version,
                 table: wrapper.topic_config_table,
@@ -168,13 +166,13 @@ impl TopicConfigs {
         self.topics.data_version.counter += 1;
         self.topics.data_version.timestamp = crate::util::now_ms();
         self.publish.send_replace(Arc::new(self.topics.clone()));
-        if let Some(persist) = &self.persist {
-            let wrapper = TopicConfigWrapper {
-                data_version: self.topics.data_version.clone(),
-                topic_config_table: self.topics.table.clone(),
-            };
-            persist.send_replace(config_files::to_json_pretty(&wrapper));
-        }
+        let wrapper = TopicConfigWrapper {
+            data_version: self.topics.data_version.clone(),
+            topic_config_table: self.topics.table.clone(),
+        };
+        self.settings
+            .writer
+            .send(config_files::to_json_pretty(&wrapper));
     }
 
     fn upsert(&mut self, config: TopicConfig) {
@@ -190,9 +188,7 @@ impl Actor for TopicConfigs {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
-        let (tx, rx) = watch::channel(Vec::new());
-        actix::spawn(super::persist_latest(self.settings.file.clone(), rx));
-        self.persist = Some(tx);
+        self.settings.writer.start();
         self.load();
     }
 }

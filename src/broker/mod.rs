@@ -27,12 +27,13 @@ pub use config::{BrokerConfig, ConfigError};
 
 use crate::actors::client_manager::ClientManager;
 use crate::actors::consumer_offsets::{self, ConsumerOffsets};
-use crate::actors::delay_scheduler::DelayScheduler;
+use crate::actors::delay_scheduler::{self, DelayScheduler};
 use crate::actors::long_poll::LongPoll;
 use crate::actors::queue_locks::QueueLocks;
 use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::Reput;
 use crate::actors::topic_config::{TopicConfigs, TopicSettings};
+use crate::actors::ConfigWriter;
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
 use crate::store::{self, Store, StoreError};
 use service::{BrokerService, Parts};
@@ -58,6 +59,9 @@ pub struct Broker {
     pub recovery: store::RecoveryReport,
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
+    delays: Addr<DelayScheduler>,
+    /// The config files' writers (topics, consumer offsets, delay offsets).
+    config_files: Vec<ConfigWriter>,
     store_home: actix::ArbiterHandle,
     arbiters: Vec<Arbiter>,
 }
@@ -72,11 +76,23 @@ impl Broker {
         self.store_home.clone()
     }
 
-    /// Unregisters, persists offsets, stops serving and closes the store cleanly.
+    /// Unregisters, stops accepting connections, writes the config files (offsets that
+    /// changed since their last periodic write included) and closes the store cleanly. When
+    /// it returns, nothing of this broker writes to its data directory any more.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.registrar.do_send(registrar::Unregister);
-        let _ = self.offsets.send(consumer_offsets::Persist).await;
         self.server.stop();
+        let _ = self.offsets.send(consumer_offsets::Persist).await;
+        let _ = self.delays.send(delay_scheduler::Persist).await;
+        let files = self.config_files;
+        let written = actix_rt::task::spawn_blocking(move || {
+            for file in &files {
+                if let Err(e) = file.write_pending() {
+                    tracing::error!(path = %file.path().display(), error = %e, "cannot persist config file");
+                }
+            }
+        });
+        written.await.map_err(StoreError::internal)?;
         // Give the unregistration a moment to leave.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         for arbiter in &self.arbiters {
@@ -109,15 +125,23 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         .await
         .map_err(StoreError::internal)??;
     let config_dir = config.store.config_dir();
+    let config_files: Vec<ConfigWriter> = [
+        store::config::TOPICS,
+        store::config::CONSUMER_OFFSETS,
+        store::config::DELAY_OFFSETS,
+    ]
+    .into_iter()
+    .map(|name| ConfigWriter::new(config_dir.join(name)))
+    .collect();
     let (topic_actor, topics) = TopicConfigs::new(TopicSettings {
-        file: config_dir.join(store::config::TOPICS),
+        writer: config_files[0].clone(),
         cluster_name: config.cluster_name.clone(),
         broker_name: config.broker_name.clone(),
         auto_create_topic_enable: config.auto_create_topic_enable,
         default_topic_queue_nums: config.default_topic_queue_nums,
     });
     let topic_actor = Supervisor::start(move |_| topic_actor);
-    let offsets_file = config_dir.join(store::config::CONSUMER_OFFSETS);
+    let offsets_file = config_files[1].clone();
     let offsets = Supervisor::start(move |_| ConsumerOffsets::new(offsets_file));
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
     let clients = Supervisor::start(move |_| clients_actor);
@@ -156,9 +180,10 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         reput,
         store_home.clone(),
     ));
-    let delay_file = config_dir.join(store::config::DELAY_OFFSETS);
+    let delay_file = config_files[2].clone();
     let (delay_store, delay_writers) = (Arc::clone(&store), Rc::clone(&writers));
-    Supervisor::start(move |_| DelayScheduler::new(delay_store, delay_writers, delay_file));
+    let delays =
+        Supervisor::start(move |_| DelayScheduler::new(delay_store, delay_writers, delay_file));
     let service = BrokerService::new(Parts {
         config: Arc::new(config),
         store: Arc::clone(&store),
@@ -192,6 +217,8 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         recovery,
         registrar,
         offsets,
+        delays,
+        config_files,
         store_home,
         arbiters,
     })

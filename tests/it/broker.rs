@@ -455,6 +455,59 @@ async fn a_broker_restart_keeps_messages_and_offsets() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Shutdown writes what the config files' writers still hold (an offset committed just
+/// before it, well inside the 5 s persist interval) and, once it returns, nothing of the
+/// broker writes there any more, not even when its actor system stops: a directory removed
+/// after it stays removed.
+#[test]
+fn shutdown_writes_the_config_files_last() {
+    let dir = temp_dir("broker-shutdown-files");
+    let system = actix_rt::System::new();
+    system.block_on(async {
+        let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+        let client = connect(broker.local_addr()).await;
+        let r = client
+            .invoke(send_request("Last", 0, "m", "t"), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+        for offset in [3, 5] {
+            let r = client
+                .invoke(
+                    RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
+                        &UpdateConsumerOffsetRequest {
+                            consumer_group: "g".into(),
+                            topic: "Last".into(),
+                            queue_id: 0,
+                            commit_offset: offset,
+                        },
+                    ),
+                    TIMEOUT,
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+        }
+        broker.shutdown().await.unwrap();
+        let offsets: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("config").join("consumerOffset.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(offsets["offsetTable"]["Last@g"]["0"], 5, "{offsets}");
+        let topics = std::fs::read_to_string(dir.join("config").join("topics.json")).unwrap();
+        assert!(topics.contains("\"Last\""), "{topics}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        actix::System::current().stop();
+    });
+    system.run().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !dir.exists(),
+        "something wrote into the data directory after shutdown"
+    );
+}
+
 #[actix_rt::test]
 async fn orderly_consumers_lock_queues_exclusively() {
     use apogee::protocol::body::client::{LockBatchRequest, LockBatchResponse, MessageQueue};

@@ -142,6 +142,7 @@ async fn every_send_mode_reaches_a_push_consumer() {
     consumer.shutdown().await;
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     drop(namesrv);
 }
 
@@ -204,6 +205,7 @@ async fn ordered_sends_are_consumed_in_order_per_order_id() {
     consumer.shutdown().await;
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[actix_rt::test]
@@ -269,6 +271,7 @@ async fn broadcasting_consumers_each_get_everything_and_tags_filter() {
     assert_eq!(files.len(), 2, "{files:?}");
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -376,6 +379,7 @@ async fn a_restarted_consumer_resumes_from_committed_offsets_and_failures_are_re
     consumer.shutdown().await;
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[actix_rt::test]
@@ -428,6 +432,7 @@ async fn lite_pull_consumer_polls_commits_and_seeks() {
     lite.shutdown().await;
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Three consumers join a group on an 8-queue topic one after another, then one leaves,
@@ -521,4 +526,5 @@ async fn rebalance_as_consumers_join_and_leave_loses_nothing() {
     c3.shutdown().await;
     producer.shutdown().await;
     broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
