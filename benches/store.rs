@@ -15,6 +15,11 @@
 //! 3. Recovery: a child process fills G GiB under ASYNC_FLUSH and keeps writing; it is
 //!    killed with SIGKILL; the time `Store::open` takes to serve again is reported.
 //!
+//! Every raw pass and store run starts in the same memory state: the bench runs in a memory
+//! cgroup (`--steady-cache-mib`, default 4096; 0: off) kept full of clean page cache, so new
+//! page-cache pages come from reclaim, as on a broker whose page cache fills its machine
+//! (see `SteadyCache`).
+//!
 //! A live line is printed every second while a run is going.
 
 use std::io::Write;
@@ -38,6 +43,8 @@ struct Args {
     window: usize,
     only: Option<String>,
     writers: Vec<i32>,
+    /// MiB of the memory cgroup kept full of clean page cache; 0: none.
+    steady_mib: u64,
 }
 
 /// `--log-writes syscall|map-bulk|map` overrides how the commit log is written (default:
@@ -53,6 +60,7 @@ fn parse_args() -> Args {
         window: 64,
         only: None,
         writers: vec![1, 8, 64],
+        steady_mib: 4096,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -72,6 +80,12 @@ fn parse_args() -> Args {
                     .unwrap_or(args.window)
             }
             "--only" => args.only = it.next(),
+            "--steady-cache-mib" => {
+                args.steady_mib = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(args.steady_mib)
+            }
             "--writers" => {
                 args.writers = it
                     .next()
@@ -97,6 +111,97 @@ fn parse_args() -> Args {
         }
     }
     args
+}
+
+/// The memory state every measurement starts in, raw passes and store rows alike: this
+/// process runs in a memory cgroup of `limit` bytes kept full of clean page cache (a
+/// ballast file read through before each measurement). New page-cache pages then come from
+/// reclaimed ones, recently touched, as on a broker whose page cache fills its machine.
+/// Without it, on a VM that gives free memory back to its host (free page reporting), a
+/// measurement's speed depends on how long ago the pages it gets were freed: several-fold.
+struct SteadyCache {
+    cgroup: PathBuf,
+    parent: PathBuf,
+    ballast: PathBuf,
+    bytes: u64,
+}
+
+static STEADY: std::sync::OnceLock<SteadyCache> = std::sync::OnceLock::new();
+
+impl SteadyCache {
+    /// Moves this process (before it starts any thread) into a new child of its memory
+    /// cgroup, limited to `mib`, and writes the ballast (`mib` less 512 MiB for the bench's
+    /// own memory and the writes under way).
+    fn enter(dir: &Path, mib: u64) -> Result<Self, String> {
+        let table = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let (parent, limit_file) = table
+            .lines()
+            .find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                let path = path.trim_start_matches('/');
+                if controllers.split(',').any(|c| c == "memory") {
+                    Some((
+                        Path::new("/sys/fs/cgroup/memory").join(path),
+                        "memory.limit_in_bytes",
+                    ))
+                } else if controllers.is_empty() {
+                    let v2 = Path::new("/sys/fs/cgroup").join(path);
+                    v2.join("memory.max").exists().then_some((v2, "memory.max"))
+                } else {
+                    None
+                }
+            })
+            .ok_or("no memory cgroup")?;
+        let cgroup = parent.join(format!("apogee-bench-{}", std::process::id()));
+        std::fs::create_dir(&cgroup).map_err(|e| format!("{}: {e}", cgroup.display()))?;
+        let bytes = mib.saturating_sub(512) << 20;
+        let steady = Self {
+            cgroup,
+            parent,
+            ballast: dir.join("ballast.bin"),
+            bytes,
+        };
+        let setup = || -> std::io::Result<()> {
+            std::fs::write(steady.cgroup.join(limit_file), (mib << 20).to_string())?;
+            std::fs::write(
+                steady.cgroup.join("cgroup.procs"),
+                std::process::id().to_string(),
+            )?;
+            write_synced(&mut std::fs::File::create(&steady.ballast)?, bytes >> 20);
+            Ok(())
+        };
+        if let Err(e) = setup() {
+            steady.leave();
+            return Err(e.to_string());
+        }
+        Ok(steady)
+    }
+
+    /// Reads the ballast through: what the last measurement evicted comes back, and the
+    /// cgroup is full again.
+    fn fill(&self) {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&self.ballast).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        while file.read(&mut buf).unwrap() > 0 {}
+    }
+
+    fn leave(&self) {
+        let _ = std::fs::remove_file(&self.ballast);
+        let _ = std::fs::write(
+            self.parent.join("cgroup.procs"),
+            std::process::id().to_string(),
+        );
+        let _ = std::fs::remove_dir(&self.cgroup);
+    }
+}
+
+/// Puts the memory in its steady state before a measurement (see [`SteadyCache`]).
+fn settle() {
+    if let Some(steady) = STEADY.get() {
+        steady.fill();
+    }
 }
 
 /// Prints the rate of `counter` (bytes) every second until `done`.
@@ -177,12 +282,14 @@ fn reported_kib() -> Option<u64> {
 fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
     let path = dir.join("raw.bin");
     let _ = std::fs::remove_file(&path);
+    settle();
     let fresh = write_synced(&mut std::fs::File::create(&path).unwrap(), mib);
     let rewrite = write_synced(
         &mut std::fs::OpenOptions::new().write(true).open(&path).unwrap(),
         mib,
     );
     std::fs::remove_file(&path).unwrap();
+    settle();
     let reserved = write_preallocated(&path, mib);
     eprintln!("  raw: fresh {fresh:.0} MB/s, preallocated {reserved:.0} MB/s, cached rewrite {rewrite:.0} MB/s");
     (fresh.max(reserved), rewrite)
@@ -191,6 +298,7 @@ fn raw_bulk(dir: &Path, mib: u64) -> (f64, f64) {
 /// The raw reference taken between two store rows: 1 MiB writes + fdatasync into a
 /// preallocated file (the steadier of `raw_bulk`'s two kinds of new data).
 fn raw_between(dir: &Path, mib: u64) -> f64 {
+    settle();
     let mbps = write_preallocated(&dir.join("raw-between.bin"), mib);
     eprintln!("  raw between rows: {mbps:.0} MB/s");
     mbps
@@ -225,6 +333,7 @@ fn write_preallocated(path: &Path, mib: u64) -> f64 {
 
 fn raw_synced(dir: &Path, seconds: u64) -> (f64, f64) {
     let path = dir.join("raw-sync.bin");
+    settle();
     let chunk = vec![0x5Au8; 64 << 10];
     let mut file = std::fs::File::create(&path).unwrap();
     let start = Instant::now();
@@ -283,7 +392,9 @@ fn store_run(
     seconds: u64,
 ) -> Run {
     let root = dir.join(format!("store-{mode:?}-{writers}"));
-    let (store, _) = Store::open(config(&root, mode, pool)).unwrap();
+    let config = config(&root, mode, pool);
+    settle();
+    let (store, _) = Store::open(config).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
@@ -369,7 +480,9 @@ fn store_run(
 /// through the broker's `SyncWaits`; the flusher thread does the msync for all of them.
 fn store_run_async_waiters(dir: &Path, writers: i32, window: usize, seconds: u64) -> Run {
     let root = dir.join(format!("store-sync-async-{writers}"));
-    let (store, _) = Store::open(config(&root, FlushMode::Sync, false)).unwrap();
+    let config = config(&root, FlushMode::Sync, false);
+    settle();
+    let (store, _) = Store::open(config).unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let monitor = live(
@@ -512,6 +625,21 @@ fn main() {
         args.mib,
         args.seconds
     );
+    if args.steady_mib > 0 {
+        match SteadyCache::enter(&dir, args.steady_mib) {
+            Ok(steady) => {
+                eprintln!(
+                    "memory: a cgroup of {} MiB kept full of clean page cache ({} MiB ballast, read through before each measurement)",
+                    args.steady_mib,
+                    steady.bytes >> 20
+                );
+                let _ = STEADY.set(steady);
+            }
+            Err(e) => eprintln!(
+                "memory: no steady page cache ({e}); each measurement gets whatever pages are free"
+            ),
+        }
+    }
     let wants = |part: &str| {
         args.only
             .as_deref()
@@ -623,6 +751,10 @@ fn main() {
             100.0 * run.mbps / rewrite,
             run.amplification()
         );
+    }
+    // Recovery is timed with the machine's whole memory, as a restarted broker has it.
+    if let Some(steady) = STEADY.get() {
+        steady.leave();
     }
     for gib in args
         .recovery_gib

@@ -11,8 +11,9 @@
 //! - stored into the map ([`Writes::MapBulk`], ASYNC_FLUSH): copied under the tail lock,
 //!   published, `written` advanced, before the lock is released. The *committer* thread
 //!   ([`run_committer`]) keeps [`PREFAULT_AHEAD`] bytes past the tail faulted in
-//!   (`MADV_POPULATE_READ`: in the page cache and mapped, not dirty), so the copy finds its
-//!   pages present instead of faulting each new one in and having the kernel zero it first.
+//!   (`MADV_POPULATE_WRITE`: in the page cache, mapped writable), so the copy finds its
+//!   pages present instead of faulting each new one in (the kernel zero-filling it, then
+//!   ext4's `page_mkwrite`) on the appending thread.
 //!   The appender wakes it once per [`PREFAULT_STEP`] appended while it is less than half
 //!   that far ahead;
 //! - written with `pwrite` ([`Writes::Syscall`]: SYNC_FLUSH, and ASYNC_FLUSH with
@@ -522,7 +523,7 @@ impl CommitLog {
     /// [`Writes::MapBulk`]: faults in the log's pages up to [`PREFAULT_AHEAD`] past the
     /// tail, [`PREFAULT_STEP`] at a time: the current file, then the next one, which it
     /// prepares if nobody has yet (off the append path, as RocketMQ's allocation service
-    /// does). A kernel without `MADV_POPULATE_READ` (before 5.14) turns this off with a
+    /// does). A kernel without `MADV_POPULATE_WRITE` (before 5.14) turns this off with a
     /// warning: appends then fault pages in themselves, as without it.
     fn prefault_ahead(&self) {
         if self.prefault_off.load(Ordering::Relaxed) {

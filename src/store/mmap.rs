@@ -287,8 +287,11 @@ impl MappedFile {
         }))
     }
 
-    /// Brings `[from, to)` into the page cache and maps it, without dirtying it
-    /// (`MADV_POPULATE_READ`): a later store into those pages finds them present.
+    /// Brings `[from, to)` into the page cache and maps it writable (`MADV_POPULATE_WRITE`:
+    /// the kernel zero-fills the new pages and runs its write fault, `page_mkwrite`, now): a
+    /// later store into those pages finds them present and writable, no fault at all. The
+    /// pages are dirty (zeros) until the store writes them; writeback before that (dirty
+    /// pages older than `dirty_expire_centisecs`) writes those pages twice.
     pub fn prefault(&self, from: usize, to: usize) -> io::Result<()> {
         let from = from / PAGE * PAGE;
         let to = to.min(self.len());
@@ -296,7 +299,7 @@ impl MappedFile {
             return Ok(());
         }
         self.map
-            .advise_range(memmap2::Advice::PopulateRead, from, to - from)
+            .advise_range(memmap2::Advice::PopulateWrite, from, to - from)
     }
 
     /// Writes dirty pages of `[from, to)` to disk (`msync(MS_SYNC)`).
