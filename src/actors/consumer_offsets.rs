@@ -126,7 +126,7 @@ impl Handler<Query> for ConsumerOffsets {
 }
 
 /// Hand the table to its writer now if it changed since it was last handed over (shutdown:
-/// the broker then writes it with [`ConfigWriter::write_pending`]).
+/// the broker then writes and closes the file with [`ConfigWriter::close`]).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Persist;

@@ -181,7 +181,7 @@ impl Actor for DelayScheduler {
 impl Supervised for DelayScheduler {}
 
 /// Hand the offsets to their writer now if they moved since they were last handed over
-/// (shutdown: the broker then writes them with [`ConfigWriter::write_pending`]).
+/// (shutdown: the broker then writes and closes the file with [`ConfigWriter::close`]).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Persist;

@@ -54,19 +54,26 @@ pub struct Poison;
 /// Actors hand it each new content with [`send`](Self::send) and never wait for the disk: a
 /// task writes the newest content handed over, atomically, on a blocking thread; contents
 /// replaced before their turn are skipped. Writes never overlap and never go backwards (each
-/// takes its content while holding the write lock), so [`write_pending`](Self::write_pending)
-/// at shutdown is final: a write already under way finishes first, and nothing older lands
-/// after it. The task ends when the last handle is dropped.
+/// takes its content while holding the write lock). [`close`](Self::close) at shutdown is
+/// final: a write already under way finishes first, the newest content is written, and
+/// nothing is written after it. The task ends when the last handle is dropped.
 #[derive(Clone)]
 pub struct ConfigWriter(std::sync::Arc<WriterState>);
 
 struct WriterState {
     path: std::path::PathBuf,
-    pending: std::sync::Mutex<Option<Vec<u8>>>,
+    /// The content not written yet; `closed` once [`ConfigWriter::close`] ran.
+    pending: std::sync::Mutex<Pending>,
     /// Held across each write.
     writing: std::sync::Mutex<()>,
     wake: tokio::sync::watch::Sender<()>,
     task_started: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Pending {
+    content: Option<Vec<u8>>,
+    closed: bool,
 }
 
 impl std::fmt::Debug for ConfigWriter {
@@ -118,10 +125,24 @@ impl ConfigWriter {
         });
     }
 
-    /// Hands over the file's new content; the task writes it soon (or a newer one).
+    /// Hands over the file's new content; the task writes it soon (or a newer one). After
+    /// [`close`](Self::close) the content is dropped.
     pub fn send(&self, content: Vec<u8>) {
-        *crate::util::lock(&self.0.pending) = Some(content);
+        let mut pending = crate::util::lock(&self.0.pending);
+        if pending.closed {
+            tracing::debug!(path = %self.0.path.display(), "config file closed: change not written");
+            return;
+        }
+        pending.content = Some(content);
+        drop(pending);
         self.0.wake.send_replace(());
+    }
+
+    /// Writes what is pending (see [`write_pending`](Self::write_pending)) and refuses
+    /// later contents: after it returns, nothing writes this file any more (shutdown).
+    pub fn close(&self) -> std::io::Result<bool> {
+        crate::util::lock(&self.0.pending).closed = true;
+        self.write_pending()
     }
 
     /// Writes the content handed over and not written yet, if any, on this thread (it blocks
@@ -129,11 +150,13 @@ impl ConfigWriter {
     /// A failed write keeps its content pending unless a newer one arrived meanwhile.
     pub fn write_pending(&self) -> std::io::Result<bool> {
         let _writing = crate::util::lock(&self.0.writing);
-        let Some(content) = crate::util::lock(&self.0.pending).take() else {
+        let Some(content) = crate::util::lock(&self.0.pending).content.take() else {
             return Ok(false);
         };
         if let Err(e) = crate::store::config_file::write_atomic(&self.0.path, &content) {
-            crate::util::lock(&self.0.pending).get_or_insert(content);
+            crate::util::lock(&self.0.pending)
+                .content
+                .get_or_insert(content);
             return Err(e);
         }
         Ok(true)
@@ -172,6 +195,13 @@ mod tests {
         std::fs::remove_file(&dir).unwrap();
         assert!(writer.write_pending().unwrap());
         assert_eq!(std::fs::read(writer.path()).unwrap(), b"four");
+        // Closing writes what is pending, then nothing more is taken.
+        writer.send(b"five".to_vec());
+        assert!(writer.close().unwrap());
+        assert_eq!(std::fs::read(writer.path()).unwrap(), b"five");
+        writer.send(b"six".to_vec());
+        assert!(!writer.write_pending().unwrap(), "closed");
+        assert_eq!(std::fs::read(writer.path()).unwrap(), b"five");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

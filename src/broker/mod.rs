@@ -77,8 +77,9 @@ impl Broker {
     }
 
     /// Unregisters, stops accepting connections, writes the config files (offsets that
-    /// changed since their last periodic write included) and closes the store cleanly. When
-    /// it returns, nothing of this broker writes to its data directory any more.
+    /// changed since their last periodic write included) and closes them and the store.
+    /// When it returns, nothing of this broker writes to its data directory any more (an
+    /// offset committed later on a connection still open is not written).
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.registrar.do_send(registrar::Unregister);
         self.server.stop();
@@ -87,7 +88,7 @@ impl Broker {
         let files = self.config_files;
         let written = actix_rt::task::spawn_blocking(move || {
             for file in &files {
-                if let Err(e) = file.write_pending() {
+                if let Err(e) = file.close() {
                     tracing::error!(path = %file.path().display(), error = %e, "cannot persist config file");
                 }
             }

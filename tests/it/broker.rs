@@ -42,6 +42,18 @@ pub async fn start_with(
     (namesrv, broker)
 }
 
+/// UPDATE_CONSUMER_OFFSET of `group` for one queue.
+pub fn commit_request(group: &str, topic: &str, queue_id: i32, offset: i64) -> RemotingCommand {
+    RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
+        &UpdateConsumerOffsetRequest {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id,
+            commit_offset: offset,
+        },
+    )
+}
+
 pub fn send_request(topic: &str, queue_id: i32, body: &str, tags: &str) -> RemotingCommand {
     let props = properties::encode([
         (properties::TAGS, tags),
@@ -292,16 +304,7 @@ async fn send_reput_wakes_a_held_pull_and_members_are_notified() {
         stable(&consumer.invoke(query("g1"), TIMEOUT).await.unwrap()),
     ));
     consumer
-        .invoke_oneway(
-            RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
-                &UpdateConsumerOffsetRequest {
-                    consumer_group: "g1".into(),
-                    topic: "TopicTest".into(),
-                    queue_id: 0,
-                    commit_offset: 2,
-                },
-            ),
-        )
+        .invoke_oneway(commit_request("g1", "TopicTest", 0, 2))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -414,17 +417,7 @@ async fn a_broker_restart_keeps_messages_and_offsets() {
             assert_eq!(r.response_code(), ResponseCode::SUCCESS);
         }
         client
-            .invoke(
-                RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
-                    &UpdateConsumerOffsetRequest {
-                        consumer_group: "g".into(),
-                        topic: "Keep".into(),
-                        queue_id: 1,
-                        commit_offset: 7,
-                    },
-                ),
-                TIMEOUT,
-            )
+            .invoke(commit_request("g", "Keep", 1, 7), TIMEOUT)
             .await
             .unwrap();
         broker.shutdown().await.unwrap();
@@ -457,8 +450,8 @@ async fn a_broker_restart_keeps_messages_and_offsets() {
 
 /// Shutdown writes what the config files' writers still hold (an offset committed just
 /// before it, well inside the 5 s persist interval) and, once it returns, nothing of the
-/// broker writes there any more, not even when its actor system stops: a directory removed
-/// after it stays removed.
+/// broker writes there any more, neither a commit on a connection still open nor its actor
+/// system stopping: a directory removed after it stays removed.
 #[test]
 fn shutdown_writes_the_config_files_last() {
     let dir = temp_dir("broker-shutdown-files");
@@ -473,22 +466,17 @@ fn shutdown_writes_the_config_files_last() {
         assert_eq!(r.response_code(), ResponseCode::SUCCESS);
         for offset in [3, 5] {
             let r = client
-                .invoke(
-                    RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
-                        &UpdateConsumerOffsetRequest {
-                            consumer_group: "g".into(),
-                            topic: "Last".into(),
-                            queue_id: 0,
-                            commit_offset: offset,
-                        },
-                    ),
-                    TIMEOUT,
-                )
+                .invoke(commit_request("g", "Last", 0, offset), TIMEOUT)
                 .await
                 .unwrap();
             assert_eq!(r.response_code(), ResponseCode::SUCCESS);
         }
         broker.shutdown().await.unwrap();
+        // The open connection is still served; its commit is not written any more.
+        let late = client
+            .invoke(commit_request("g", "Last", 0, 9), TIMEOUT)
+            .await;
+        assert!(late.is_ok(), "{late:?}");
         let offsets: serde_json::Value = serde_json::from_slice(
             &std::fs::read(dir.join("config").join("consumerOffset.json")).unwrap(),
         )
@@ -497,7 +485,8 @@ fn shutdown_writes_the_config_files_last() {
         let topics = std::fs::read_to_string(dir.join("config").join("topics.json")).unwrap();
         assert!(topics.contains("\"Last\""), "{topics}");
         std::fs::remove_dir_all(&dir).unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Past the offsets' 5 s persist interval.
+        tokio::time::sleep(Duration::from_millis(5500)).await;
         actix::System::current().stop();
     });
     system.run().unwrap();
