@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::ConfigWriter;
+use super::{ConfigWriter, Persist};
 use crate::store::config::{self as config_files, ConsumerOffsets as OffsetTable};
 
 pub struct ConsumerOffsets {
@@ -124,12 +124,6 @@ impl Handler<Query> for ConsumerOffsets {
         .flatten()
     }
 }
-
-/// Hand the table to its writer now if it changed since it was last handed over (shutdown:
-/// the broker then writes and closes the file with [`ConfigWriter::close`]).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Persist;
 
 impl Handler<Persist> for ConsumerOffsets {
     type Result = ();

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::ConfigWriter;
+use super::{ConfigWriter, Persist};
 use crate::actors::queue_writer::OwnedMessage;
 use crate::broker::retry;
 use crate::broker::writers::Writers;
@@ -179,12 +179,6 @@ impl Actor for DelayScheduler {
 }
 
 impl Supervised for DelayScheduler {}
-
-/// Hand the offsets to their writer now if they moved since they were last handed over
-/// (shutdown: the broker then writes and closes the file with [`ConfigWriter::close`]).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Persist;
 
 impl Handler<Persist> for DelayScheduler {
     type Result = ();

@@ -49,6 +49,13 @@ where
 #[rtype(result = "()")]
 pub struct Poison;
 
+/// Hand the actor's table to its [`ConfigWriter`] now if it changed since it was last
+/// handed over (the broker's shutdown, which then writes and closes the file with
+/// [`ConfigWriter::close`]). Handled by `ConsumerOffsets` and `DelayScheduler`.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Persist;
+
 /// The writer of one config file (topics, offsets, delay offsets, KV config).
 ///
 /// Actors hand it each new content with [`send`](Self::send) and never wait for the disk: a

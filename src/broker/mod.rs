@@ -26,14 +26,14 @@ use thiserror::Error;
 pub use config::{BrokerConfig, ConfigError};
 
 use crate::actors::client_manager::ClientManager;
-use crate::actors::consumer_offsets::{self, ConsumerOffsets};
-use crate::actors::delay_scheduler::{self, DelayScheduler};
+use crate::actors::consumer_offsets::ConsumerOffsets;
+use crate::actors::delay_scheduler::DelayScheduler;
 use crate::actors::long_poll::LongPoll;
 use crate::actors::queue_locks::QueueLocks;
 use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::Reput;
 use crate::actors::topic_config::{TopicConfigs, TopicSettings};
-use crate::actors::ConfigWriter;
+use crate::actors::{ConfigWriter, Persist};
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
 use crate::store::{self, Store, StoreError};
 use service::{BrokerService, Parts};
@@ -83,8 +83,8 @@ impl Broker {
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.registrar.do_send(registrar::Unregister);
         self.server.stop();
-        let _ = self.offsets.send(consumer_offsets::Persist).await;
-        let _ = self.delays.send(delay_scheduler::Persist).await;
+        let _ = self.offsets.send(Persist).await;
+        let _ = self.delays.send(Persist).await;
         let files = self.config_files;
         let written = actix_rt::task::spawn_blocking(move || {
             for file in &files {

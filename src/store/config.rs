@@ -127,12 +127,6 @@ pub fn to_json_pretty<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-/// Writes a config file atomically (see [`to_json_pretty`]).
-pub fn persist<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    config_file::write_atomic(path, &to_json_pretty(value))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,7 +142,7 @@ mod tests {
         std::fs::write(&path, java).unwrap();
         let offsets: ConsumerOffsets = load(&path).unwrap().unwrap();
         assert_eq!(offsets.offset_table["TopicTest@g1"][&1], 9);
-        persist(&path, &offsets).unwrap();
+        config_file::write_atomic(&path, &to_json_pretty(&offsets)).unwrap();
         assert_eq!(load::<ConsumerOffsets>(&path).unwrap().unwrap(), offsets);
         assert!(std::fs::read_to_string(&path)
             .unwrap()
