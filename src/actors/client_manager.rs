@@ -114,11 +114,13 @@ fn notify_ids_changed(group: &str) -> RemotingCommand {
     cmd
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 65_536;
+
 impl Actor for ClientManager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(65536);
         ctx.run_interval(Duration::from_secs(10), |manager, _| {
             let effects = manager.table.expire(Instant::now(), CLIENT_TIMEOUT);
             manager.apply(effects);

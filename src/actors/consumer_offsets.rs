@@ -51,11 +51,13 @@ impl ConsumerOffsets {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 65_536;
+
 impl Actor for ConsumerOffsets {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(65536);
         self.table = match config_files::load(self.writer.path()) {
             Ok(table) => table.unwrap_or_default(),
             Err(e) => {

@@ -152,11 +152,13 @@ async fn deliver(store: &Store, writers: &Writers, unit: Unit) -> bool {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 64;
+
 impl Actor for DelayScheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(64);
         self.offsets = match config_files::load::<DelayOffsets>(self.file.path()) {
             Ok(table) => table.unwrap_or_default().offset_table,
             Err(e) => {

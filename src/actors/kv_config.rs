@@ -61,11 +61,13 @@ impl KvConfig {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 1_024;
+
 impl Actor for KvConfig {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1024);
+    fn started(&mut self, _: &mut Context<Self>) {
         self.load();
         if let Some(file) = &self.file {
             file.start();

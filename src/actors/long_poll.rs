@@ -79,11 +79,13 @@ impl LongPoll {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 65_536;
+
 impl Actor for LongPoll {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(65536);
         ctx.run_interval(Duration::from_millis(100), |poll, _| {
             for (_, task) in poll.table.take_expired(Instant::now()) {
                 let pulled = task.read(&poll.store);

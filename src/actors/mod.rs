@@ -14,7 +14,12 @@ pub mod reput;
 pub mod route_table;
 pub mod topic_config;
 
-use actix::{Actor, ActorContext, Context};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use actix::dev::ContextFut;
+use actix::{Actor, ActorContext, Addr, ArbiterHandle, Context, Supervised, Supervisor};
 
 /// Runs the work of a message handler. A panic does not take the arbiter's task down with
 /// it: it is logged, the actor is stopped, and its `Supervisor` restarts it — `restarting`,
@@ -39,6 +44,56 @@ where
             tracing::error!(actor = std::any::type_name::<A>(), panic = %what, "actor panicked; restarting it");
             ctx.stop();
             None
+        }
+    }
+}
+
+/// Starts `actor` supervised on the current arbiter, its mailbox holding `capacity` messages
+/// from the moment its address exists. (A capacity set in `started` applies only once the
+/// actor first runs; until then actix's default of 16 does, and `try_send` to a new actor
+/// finds its mailbox full: a new queue writer answered a burst of sends SYSTEM_BUSY.)
+pub fn supervise<A>(capacity: usize, actor: A) -> Addr<A>
+where
+    A: Supervised + Actor<Context = Context<A>>,
+{
+    Supervisor::start(move |ctx: &mut Context<A>| {
+        ctx.set_mailbox_capacity(capacity);
+        actor
+    })
+}
+
+/// As [`supervise`], on `arbiter`'s thread (`make` runs there). actix's
+/// `Supervisor::start_in_arbiter` makes the mailbox with the default capacity.
+pub fn supervise_in<A, F>(arbiter: &ArbiterHandle, capacity: usize, make: F) -> Addr<A>
+where
+    A: Supervised + Actor<Context = Context<A>> + Unpin,
+    F: FnOnce() -> A + Send + 'static,
+{
+    let (tx, rx) = actix::dev::channel::channel(capacity);
+    arbiter.spawn_fn(move || {
+        let fut = Context::with_receiver(rx).into_future(make());
+        actix_rt::spawn(Supervising(fut));
+    });
+    Addr::new(tx)
+}
+
+/// What actix's `Supervisor` does: runs the actor's context, and restarts the actor when it
+/// stops while its address is still held.
+struct Supervising<A: Supervised + Actor<Context = Context<A>> + Unpin>(ContextFut<A, Context<A>>);
+
+impl<A: Supervised + Actor<Context = Context<A>> + Unpin> Future for Supervising<A> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        loop {
+            match Pin::new(&mut self.0).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    if !self.0.restart() {
+                        return Poll::Ready(());
+                    }
+                }
+            }
         }
     }
 }
@@ -172,7 +227,87 @@ impl ConfigWriter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use actix::prelude::*;
+
     use super::ConfigWriter;
+
+    /// Counts its messages; `Stop` stops it (its supervisor then restarts it).
+    struct Counter {
+        handled: Arc<AtomicUsize>,
+        restarts: Arc<AtomicUsize>,
+    }
+
+    impl Actor for Counter {
+        type Context = Context<Self>;
+    }
+
+    impl Supervised for Counter {
+        fn restarting(&mut self, _: &mut Context<Self>) {
+            self.restarts.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Count;
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Stop;
+
+    impl Handler<Count> for Counter {
+        type Result = ();
+        fn handle(&mut self, _: Count, _: &mut Context<Self>) {
+            self.handled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Handler<Stop> for Counter {
+        type Result = ();
+        fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+            ctx.stop();
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_new_actors_mailbox_has_its_capacity_before_it_runs_and_it_is_restarted() {
+        let handled = Arc::new(AtomicUsize::new(0));
+        let restarts = Arc::new(AtomicUsize::new(0));
+        let (h, r) = (Arc::clone(&handled), Arc::clone(&restarts));
+        // This arbiter: nothing runs on it until the test yields.
+        let addr = super::supervise_in(&Arbiter::current(), 100, move || Counter {
+            handled: h,
+            restarts: r,
+        });
+        // actix's own `Supervisor::start_in_arbiter` refuses the 17th (16 + the address's own slot).
+        for i in 0..100 {
+            assert!(addr.try_send(Count).is_ok(), "message {i} refused");
+        }
+        let (h, r) = (Arc::clone(&handled), Arc::clone(&restarts));
+        let local = super::supervise(
+            100,
+            Counter {
+                handled: h,
+                restarts: r,
+            },
+        );
+        for i in 0..100 {
+            assert!(local.try_send(Count).is_ok(), "message {i} refused");
+        }
+        addr.send(Stop).await.unwrap();
+        addr.send(Count).await.unwrap();
+        local.send(Count).await.unwrap();
+        assert_eq!(handled.load(Ordering::SeqCst), 202);
+        assert_eq!(
+            restarts.load(Ordering::SeqCst),
+            1,
+            "stopped once, restarted once"
+        );
+        assert!(addr.connected());
+    }
 
     #[test]
     fn a_config_writer_writes_the_newest_content_once_and_keeps_a_failed_one() {

@@ -23,12 +23,11 @@ pub struct QueueLocks {
     table: LockTable,
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 4_096;
+
 impl Actor for QueueLocks {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(4096);
-    }
 }
 
 impl Supervised for QueueLocks {}

@@ -11,7 +11,8 @@
 //! **Lifecycle**: one per queue, started on first use on the store arbiter (appends copy
 //! into mapped files and may page-fault: they stay off the network thread). Supervised: a
 //! restarted writer takes the appender back from the store, which kept the next offset.
-//! Mailbox: 10 000 — a full mailbox is answered SYSTEM_BUSY (oneway sends wait for room).
+//! Mailbox: `sendThreadPoolQueueCapacity` (10 000), from the moment the writer's address
+//! exists — a full mailbox is answered SYSTEM_BUSY (oneway sends wait for room).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,8 +61,6 @@ impl Actor for QueueWriter {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // As RocketMQ's send queue (sendThreadPoolQueueCapacity): room for a burst.
-        ctx.set_mailbox_capacity(10_000);
         match self.store.queue_appender(self.key.clone()) {
             Ok(appender) => self.appender = Some(appender),
             Err(e) => {

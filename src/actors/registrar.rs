@@ -63,11 +63,13 @@ impl Registrar {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 64;
+
 impl Actor for Registrar {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(64);
         for addr in self.namesrvs.clone() {
             actix::spawn(link(
                 addr,

@@ -65,11 +65,13 @@ impl Registry {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 4_096;
+
 impl Actor for Registry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(4096);
         ctx.run_interval(self.scan_interval, |registry, _| {
             registry.scan(Instant::now());
         });

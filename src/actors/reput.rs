@@ -49,11 +49,13 @@ impl Reput {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 65_536;
+
 impl Actor for Reput {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(65536);
         ctx.run_interval(Duration::from_millis(100), |reput, _| reput.run());
         // A context future: it ends with this incarnation of the actor (no second watcher
         // after a supervised restart).

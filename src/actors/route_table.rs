@@ -25,12 +25,11 @@ pub struct RouteTable {
     table: TopicTable,
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 4_096;
+
 impl Actor for RouteTable {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(4096);
-    }
 }
 
 impl Supervised for RouteTable {

@@ -183,11 +183,13 @@ impl TopicConfigs {
     }
 }
 
+/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+pub const MAILBOX: usize = 1_024;
+
 impl Actor for TopicConfigs {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1024);
+    fn started(&mut self, _: &mut Context<Self>) {
         self.settings.writer.start();
         self.load();
     }

@@ -63,6 +63,10 @@ pub struct BrokerConfig {
     /// writer mailboxes are then answered SYSTEM_BUSY at once). `dedicatedStoreThreads`.
     /// The reput dispatcher always has its own thread.
     pub dedicated_store_threads: bool,
+    /// How many sends one queue's writer holds waiting (`sendThreadPoolQueueCapacity`, as
+    /// the queue of RocketMQ's send threads); a send that finds them full is answered
+    /// SYSTEM_BUSY at once.
+    pub send_queue_capacity: usize,
     pub store: StoreConfig,
 }
 
@@ -83,6 +87,7 @@ impl BrokerConfig {
             default_topic_queue_nums: 8,
             region_id: "DefaultRegion".into(),
             dedicated_store_threads: false,
+            send_queue_capacity: 10_000,
             store: StoreConfig::new(store_root),
         }
     }
@@ -204,6 +209,12 @@ impl BrokerConfig {
             }
             "regionId" => self.region_id = value.into(),
             "dedicatedStoreThreads" => self.dedicated_store_threads = parse(value)?,
+            "sendThreadPoolQueueCapacity" => {
+                self.send_queue_capacity = parse(value)?;
+                if self.send_queue_capacity == 0 {
+                    return Err(Some("must be at least 1".into()));
+                }
+            }
             "messageDelayLevel" => {
                 self.store.delay_levels =
                     crate::store::parse_delay_levels(value).ok_or_else(|| {

@@ -20,20 +20,20 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use actix::{Actor, Addr, Arbiter, Supervisor};
+use actix::{Actor, Addr, Arbiter};
 use thiserror::Error;
 
 pub use config::{BrokerConfig, ConfigError};
 
-use crate::actors::client_manager::ClientManager;
-use crate::actors::consumer_offsets::ConsumerOffsets;
-use crate::actors::delay_scheduler::DelayScheduler;
-use crate::actors::long_poll::LongPoll;
-use crate::actors::queue_locks::QueueLocks;
+use crate::actors::client_manager::{self, ClientManager};
+use crate::actors::consumer_offsets::{self, ConsumerOffsets};
+use crate::actors::delay_scheduler::{self, DelayScheduler};
+use crate::actors::long_poll::{self, LongPoll};
+use crate::actors::queue_locks::{self, QueueLocks};
 use crate::actors::registrar::{self, Identity, Registrar};
-use crate::actors::reput::Reput;
-use crate::actors::topic_config::{TopicConfigs, TopicSettings};
-use crate::actors::{ConfigWriter, Persist};
+use crate::actors::reput::{self, Reput};
+use crate::actors::topic_config::{self, TopicConfigs, TopicSettings};
+use crate::actors::{self, ConfigWriter, Persist};
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
 use crate::store::{self, Store, StoreError};
 use service::{BrokerService, Parts};
@@ -141,14 +141,17 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         auto_create_topic_enable: config.auto_create_topic_enable,
         default_topic_queue_nums: config.default_topic_queue_nums,
     });
-    let topic_actor = Supervisor::start(move |_| topic_actor);
+    let topic_actor = actors::supervise(topic_config::MAILBOX, topic_actor);
     let offsets_file = config_files[1].clone();
-    let offsets = Supervisor::start(move |_| ConsumerOffsets::new(offsets_file));
+    let offsets = actors::supervise(
+        consumer_offsets::MAILBOX,
+        ConsumerOffsets::new(offsets_file),
+    );
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
-    let clients = Supervisor::start(move |_| clients_actor);
+    let clients = actors::supervise(client_manager::MAILBOX, clients_actor);
     let poll_store = Arc::clone(&store);
-    let long_poll = Supervisor::start(move |_| LongPoll::new(poll_store));
-    let locks = Supervisor::start(|_| QueueLocks::default());
+    let long_poll = actors::supervise(long_poll::MAILBOX, LongPoll::new(poll_store));
+    let locks = actors::supervise(queue_locks::MAILBOX, QueueLocks::default());
     // The reput dispatcher on a thread of its own (building consume queues faults in pages
     // of thousands of files when a broker has many queues; that must not stall serving);
     // queue writers on this thread, or on their own with `dedicatedStoreThreads`.
@@ -161,9 +164,10 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         .get(1)
         .map_or_else(Arbiter::current, Arbiter::handle);
     let (reput_store, reput_poll) = (Arc::clone(&store), long_poll.clone());
-    let reput =
-        Supervisor::start_in_arbiter(&reput_home, move |_| Reput::new(reput_store, reput_poll));
-    let registrar = Registrar::new(
+    let reput = actors::supervise_in(&reput_home, reput::MAILBOX, move || {
+        Reput::new(reput_store, reput_poll)
+    });
+    let registration = Registrar::new(
         Identity {
             cluster_name: config.cluster_name.clone(),
             broker_name: config.broker_name.clone(),
@@ -174,17 +178,23 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         },
         config.namesrv_addrs.clone(),
         topics.clone(),
-    )
-    .start();
+    );
+    let registrar = Registrar::create(move |ctx| {
+        ctx.set_mailbox_capacity(registrar::MAILBOX);
+        registration
+    });
     let writers = Rc::new(writers::Writers::new(
         Arc::clone(&store),
         reput,
         store_home.clone(),
+        config.send_queue_capacity,
     ));
     let delay_file = config_files[2].clone();
     let (delay_store, delay_writers) = (Arc::clone(&store), Rc::clone(&writers));
-    let delays =
-        Supervisor::start(move |_| DelayScheduler::new(delay_store, delay_writers, delay_file));
+    let delays = actors::supervise(
+        delay_scheduler::MAILBOX,
+        DelayScheduler::new(delay_store, delay_writers, delay_file),
+    );
     let service = BrokerService::new(Parts {
         config: Arc::new(config),
         store: Arc::clone(&store),

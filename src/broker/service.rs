@@ -873,7 +873,8 @@ fn append_failure(failure: AppendFailure) -> RemotingCommand {
     match failure {
         AppendFailure::Busy => RemotingCommand::error(
             ResponseCode::SYSTEM_BUSY,
-            "[REJECTREQUEST]system busy, start flow control for a while",
+            // RocketMQ's answer when its send queue is full (a rejected execution).
+            "[OVERLOAD]system busy, start flow control for a while",
         ),
         AppendFailure::Stopped => {
             RemotingCommand::error(ResponseCode::SYSTEM_BUSY, "queue writer restarting, retry")

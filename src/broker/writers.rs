@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::{Addr, ArbiterHandle, Supervisor};
+use actix::{Addr, ArbiterHandle};
 use tokio::sync::oneshot;
 
+use crate::actors;
 use crate::actors::queue_writer::{Append, OwnedMessage, QueueWriter};
 use crate::actors::reput::Reput;
 use crate::store::{Appended, QueueKey, Store, StoreError};
@@ -28,15 +29,23 @@ pub struct Writers {
     store: Arc<Store>,
     reput: Addr<Reput>,
     arbiter: ArbiterHandle,
+    /// Each writer's mailbox (`sendThreadPoolQueueCapacity`).
+    capacity: usize,
 }
 
 impl Writers {
-    pub fn new(store: Arc<Store>, reput: Addr<Reput>, arbiter: ArbiterHandle) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        reput: Addr<Reput>,
+        arbiter: ArbiterHandle,
+        capacity: usize,
+    ) -> Self {
         Self {
             map: RefCell::new(HashMap::new()),
             store,
             reput,
             arbiter,
+            capacity,
         }
     }
 
@@ -48,8 +57,11 @@ impl Writers {
             return addr.try_send(msg);
         }
         let (store, reput, k) = (Arc::clone(&self.store), self.reput.clone(), key.clone());
-        let addr =
-            Supervisor::start_in_arbiter(&self.arbiter, move |_| QueueWriter::new(store, k, reput));
+        // The mailbox has its capacity before the writer first runs: a burst to a new queue
+        // is sent before then.
+        let addr = actors::supervise_in(&self.arbiter, self.capacity, move || {
+            QueueWriter::new(store, k, reput)
+        });
         let sent = addr.try_send(msg);
         self.map.borrow_mut().insert(key.clone(), addr);
         sent

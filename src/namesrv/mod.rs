@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix::{Addr, Supervisor};
+use actix::Addr;
 
-use crate::actors::kv_config::KvConfig;
-use crate::actors::registry::Registry;
-use crate::actors::route_table::RouteTable;
+use crate::actors;
+use crate::actors::kv_config::{self, KvConfig};
+use crate::actors::registry::{self, Registry};
+use crate::actors::route_table::{self, RouteTable};
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
 use service::NamesrvService;
 
@@ -68,12 +69,15 @@ impl NameServer {
 /// Starts the actors (on the current arbiter) without a listener: the service alone, for
 /// in-process use and tests.
 pub fn start_service(config: &NamesrvConfig) -> NamesrvService {
-    let routes: Addr<RouteTable> = Supervisor::start(|_| RouteTable::default());
+    let routes: Addr<RouteTable> = actors::supervise(route_table::MAILBOX, RouteTable::default());
     let registry_routes = routes.clone();
     let (timeout, scan) = (config.broker_timeout, config.scan_interval);
-    let registry = Supervisor::start(move |_| Registry::new(timeout, scan, registry_routes));
+    let registry = actors::supervise(
+        registry::MAILBOX,
+        Registry::new(timeout, scan, registry_routes),
+    );
     let kv_path = config.kv_config_path.clone();
-    let kv = Supervisor::start(move |_| KvConfig::new(kv_path));
+    let kv = actors::supervise(kv_config::MAILBOX, KvConfig::new(kv_path));
     NamesrvService::new(config, registry, routes, kv)
 }
 
