@@ -3,8 +3,9 @@
 //! **Owns** a [`ClientTable`] (clients, consumer groups, members, subscriptions) and the
 //! connection handle of each client.
 //!
-//! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`] and [`ConsumerIds`]
-//! from the broker service; its own 10 s tick for expiry (120 s without heartbeat).
+//! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`], [`ConsumerIds`],
+//! [`MembersOn`] and [`Subscribed`] from the broker service; its own 10 s tick for expiry
+//! (120 s without heartbeat).
 //!
 //! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
 //! whose membership changed; [`EnsureRetryTopic`] to [`TopicConfigs`] for new groups; and
@@ -15,7 +16,6 @@
 //! heartbeat (30 s). Mailbox: 65536.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,12 +103,11 @@ impl ClientManager {
 
 /// NOTIFY_CONSUMER_IDS_CHANGED, oneway, with a fresh opaque.
 fn notify_ids_changed(group: &str) -> RemotingCommand {
-    static OPAQUE: AtomicI32 = AtomicI32::new(1 << 30);
     let mut cmd = RemotingCommand::request(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED)
         .with_header(&ConsumerGroupRequest {
             consumer_group: group.to_owned(),
         })
-        .with_opaque(OPAQUE.fetch_add(1, Ordering::Relaxed))
+        .with_opaque(crate::remoting::server::next_opaque())
         .oneway();
     cmd.language = LanguageCode::JAVA;
     cmd
@@ -186,6 +185,47 @@ impl Handler<ConnectionClosed> for ClientManager {
         super::guard(self, ctx, |this, _| {
             this.conns.remove(&msg.0);
             let effects = this.table.disconnected(msg.0);
+            this.apply(effects);
+        });
+    }
+}
+
+/// The members of a group that heartbeat on a connection (the pull path asks, to know whom
+/// to ask for the group's current subscriptions).
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct MembersOn {
+    pub conn: ConnId,
+    pub group: String,
+}
+
+impl Handler<MembersOn> for ClientManager {
+    type Result = MessageResult<MembersOn>;
+    fn handle(&mut self, msg: MembersOn, ctx: &mut Context<Self>) -> Self::Result {
+        super::guard(self, ctx, |this, _| {
+            MessageResult(this.table.members_on(msg.conn, &msg.group))
+        })
+        .unwrap_or_else(|| MessageResult(Vec::new()))
+    }
+}
+
+/// A member's subscriptions, from its answer to GET_CONSUMER_RUNNING_INFO: taken where
+/// newer, as a heartbeat's; the published view is updated before the reply.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribed {
+    pub client_id: String,
+    pub group: String,
+    pub subscriptions: Vec<SubscriptionData>,
+}
+
+impl Handler<Subscribed> for ClientManager {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribed, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let effects = this
+                .table
+                .subscribed(&msg.client_id, &msg.group, &msg.subscriptions);
             this.apply(effects);
         });
     }

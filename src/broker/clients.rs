@@ -33,6 +33,24 @@ struct Group {
     subscriptions: BTreeMap<String, SubscriptionData>,
 }
 
+impl Group {
+    /// Takes each subscription that differs from the group's and is not older; true if any.
+    fn take_newer(&mut self, subs: &[SubscriptionData]) -> bool {
+        let mut changed = false;
+        for sub in subs {
+            let newer = self
+                .subscriptions
+                .get(&sub.topic)
+                .is_none_or(|old| old != sub && old.sub_version <= sub.sub_version);
+            if newer {
+                self.subscriptions.insert(sub.topic.clone(), sub.clone());
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ClientTable {
     clients: HashMap<String, Client>,
@@ -65,16 +83,7 @@ impl ClientTable {
             let group = self.groups.entry(name.clone()).or_default();
             let joined = !group.members.contains_key(&data.client_id);
             if !data.without_sub {
-                for sub in &consumer.subscription_data_set {
-                    let newer = group
-                        .subscriptions
-                        .get(&sub.topic)
-                        .is_none_or(|old| old != sub && old.sub_version <= sub.sub_version);
-                    if newer {
-                        group.subscriptions.insert(sub.topic.clone(), sub.clone());
-                        subscriptions_changed = true;
-                    }
-                }
+                subscriptions_changed |= group.take_newer(&consumer.subscription_data_set);
             }
             group.members.insert(data.client_id.clone(), consumer);
             if joined {
@@ -160,6 +169,39 @@ impl ClientTable {
             .unwrap_or_default()
     }
 
+    /// Subscriptions a member of `group` reported outside a heartbeat (its answer to
+    /// GET_CONSUMER_RUNNING_INFO), taken as a heartbeat's are: where newer. Ignored unless
+    /// `client_id` is a member of `group`.
+    pub fn subscribed(
+        &mut self,
+        client_id: &str,
+        group: &str,
+        subs: &[SubscriptionData],
+    ) -> Vec<ClientEffect> {
+        let Some(g) = self.groups.get_mut(group) else {
+            return Vec::new();
+        };
+        if g.members.contains_key(client_id) && g.take_newer(subs) {
+            vec![ClientEffect::SubscriptionsChanged]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The members of `group` that heartbeat on `conn`.
+    pub fn members_on(&self, conn: ConnId, group: &str) -> Vec<String> {
+        self.groups
+            .get(group)
+            .map(|g| {
+                g.members
+                    .keys()
+                    .filter(|id| self.conn_of(id) == Some(conn))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The connection of a client.
     pub fn conn_of(&self, client_id: &str) -> Option<ConnId> {
         self.clients.get(client_id).map(|c| c.conn)
@@ -199,6 +241,38 @@ mod tests {
             }],
             ..HeartbeatData::default()
         }
+    }
+
+    #[test]
+    fn reported_subscriptions_are_taken_from_members_when_newer() {
+        let now = Instant::now();
+        let mut table = ClientTable::default();
+        table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 5), now);
+        table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 5), now);
+        assert_eq!(table.members_on(ConnId(1), "g"), vec!["c1"]);
+        assert!(table.members_on(ConnId(1), "other").is_empty());
+        let sub = |version| {
+            heartbeat("c1", "g", "T", version).consumer_data_set[0]
+                .subscription_data_set
+                .clone()
+        };
+        // Older, or not a member: ignored.
+        assert!(table.subscribed("c1", "g", &sub(4)).is_empty());
+        assert!(table.subscribed("stranger", "g", &sub(9)).is_empty());
+        assert_eq!(
+            table.subscriptions()[&("g".into(), "T".into())].sub_version,
+            5
+        );
+        // Newer: taken, as from a heartbeat.
+        assert_eq!(
+            table.subscribed("c1", "g", &sub(9)),
+            vec![ClientEffect::SubscriptionsChanged]
+        );
+        assert_eq!(
+            table.subscriptions()[&("g".into(), "T".into())].sub_version,
+            9
+        );
+        assert!(table.subscribed("c1", "g", &sub(9)).is_empty());
     }
 
     #[test]

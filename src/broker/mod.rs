@@ -11,6 +11,7 @@ pub mod config;
 pub mod hold;
 pub mod locks;
 pub mod pull;
+pub mod refresh;
 pub mod retry;
 pub mod service;
 pub mod sync_waits;
@@ -208,6 +209,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         locks,
         writers,
         sync_waits: sync_waits::SyncWaits::new(Arc::clone(&store)),
+        refresh: Default::default(),
         filter_cache: Default::default(),
     });
     let server = server::serve(listener, Rc::new(service.clone()), ServerConfig::default())

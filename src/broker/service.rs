@@ -57,6 +57,8 @@ pub struct Parts {
     pub writers: Rc<Writers>,
     /// SYNC_FLUSH sends waiting for their group commit.
     pub sync_waits: Rc<super::sync_waits::SyncWaits>,
+    /// Questions to consumers whose pulls are ahead of their heartbeats.
+    pub refresh: super::refresh::SubscriptionRefresh,
     /// Compiled expressions of pull headers, by (type, expression).
     pub filter_cache:
         std::cell::RefCell<std::collections::HashMap<(String, String), Arc<SubscriptionFilter>>>,
@@ -85,7 +87,9 @@ impl BrokerService {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
             | RequestCode::SEND_BATCH_MESSAGE => self.send(conn, &req).await,
-            RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => self.pull(&req).await,
+            RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
+                self.pull(conn, &req).await
+            }
             RequestCode::QUERY_CONSUMER_OFFSET => self.query_offset(&req).await,
             RequestCode::UPDATE_CONSUMER_OFFSET => self.update_offset(&req),
             RequestCode::HEART_BEAT => self.heartbeat(conn, &req).await,
@@ -380,7 +384,7 @@ impl BrokerService {
         )
     }
 
-    async fn pull(&self, req: &RemotingCommand) -> Reply {
+    async fn pull(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
         let header: PullRequest = req.header()?;
         let p = &self.parts;
         let Some(topic) = self.topic(&header.topic) else {
@@ -406,6 +410,19 @@ impl BrokerService {
         }
         let filter = match self.pull_filter(&header) {
             Ok(filter) => filter,
+            // The pull knows a newer subscription than the heartbeats told: ask the client
+            // (see `refresh`), then try again.
+            Err(response)
+                if response.response_code() == ResponseCode::SUBSCRIPTION_NOT_LATEST
+                    && p.refresh
+                        .refresh(conn, &header.consumer_group, &p.clients)
+                        .await =>
+            {
+                match self.pull_filter(&header) {
+                    Ok(filter) => filter,
+                    Err(response) => return Ok(*response),
+                }
+            }
             Err(response) => return Ok(*response),
         };
         if header.sys_flag & pull_flag::COMMIT_OFFSET != 0 && header.commit_offset >= 0 {

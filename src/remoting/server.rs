@@ -5,17 +5,20 @@
 //! handled concurrently (a held long-poll must not block the next request on the same
 //! connection); responses go through a bounded channel to the writer, which writes every
 //! response it has in one flush. A frame that cannot be decoded closes only its own
-//! connection. Runs on the current thread (`spawn_local`), like the actors it talks to.
+//! connection. The server can also send requests to the peer ([`Connection::request`]):
+//! their responses come back through the reader, matched by opaque. Runs on the current thread (`spawn_local`), like the actors it talks to.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
@@ -29,6 +32,9 @@ const OUTBOUND_CAPACITY: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
+/// Requests this server sent on a connection, by opaque, waiting for the peer's response.
+type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
+
 /// What a service knows of the connection a request came on.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -36,6 +42,16 @@ pub struct Connection {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     outbound: mpsc::Sender<RemotingCommand>,
+    pending: Pending,
+}
+
+/// Why a request the server sent to a client got no response.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PeerRequestError {
+    #[error("the connection closed or its queue is full")]
+    Closed,
+    #[error("no response within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 impl Connection {
@@ -44,6 +60,43 @@ impl Connection {
     pub fn try_send(&self, cmd: RemotingCommand) -> bool {
         self.outbound.try_send(cmd).is_ok()
     }
+
+    /// Sends a request to the peer (a client: GET_CONSUMER_RUNNING_INFO and the like) with a
+    /// fresh opaque and waits up to `timeout` for its response.
+    pub async fn request(
+        &self,
+        request: RemotingCommand,
+        timeout: std::time::Duration,
+    ) -> Result<RemotingCommand, PeerRequestError> {
+        let opaque = next_opaque();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(opaque, tx);
+        if !self.try_send(request.with_opaque(opaque)) {
+            lock(&self.pending).remove(&opaque);
+            return Err(PeerRequestError::Closed);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(PeerRequestError::Closed),
+            Err(_) => {
+                lock(&self.pending).remove(&opaque);
+                Err(PeerRequestError::Timeout(timeout))
+            }
+        }
+    }
+}
+
+/// An opaque for a request the server sends, far from the small numbers clients count up
+/// from (clients match responses to their own requests; ours only come back to us).
+pub fn next_opaque() -> i32 {
+    static OPAQUE: AtomicI32 = AtomicI32::new(1 << 30);
+    OPAQUE.fetch_add(1, Ordering::Relaxed)
+}
+
+fn lock(
+    pending: &Pending,
+) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
+    pending.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A boxed, thread-local future, as services return them.
@@ -153,6 +206,7 @@ async fn serve_connection<S: Service>(
         peer,
         local,
         outbound,
+        pending: Pending::default(),
     };
     debug!(%peer, conn = id.0, "connection opened");
     let writer = tokio::task::spawn_local(write_loop(
@@ -170,7 +224,14 @@ async fn serve_connection<S: Service>(
             }
         };
         if request.is_response() {
-            debug!(%peer, opaque = request.opaque, "ignoring a response to no request of ours");
+            match lock(&conn.pending).remove(&request.opaque) {
+                Some(waiting) => {
+                    let _ = waiting.send(request);
+                }
+                None => {
+                    debug!(%peer, opaque = request.opaque, "ignoring a response to no request of ours")
+                }
+            }
             continue;
         }
         let service = service.clone();
@@ -190,6 +251,8 @@ async fn serve_connection<S: Service>(
             }
         });
     }
+    // Requests the peer can no longer answer fail now, not at their timeout.
+    lock(&conn.pending).clear();
     service.disconnected(&conn);
     drop(conn);
     writer.abort();

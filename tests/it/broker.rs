@@ -154,6 +154,39 @@ fn stable(response: &RemotingCommand) -> serde_json::Value {
     serde_json::json!({ "code": response.response_code().name(), "ext": ext, "remark": response.remark })
 }
 
+/// Waits (at most 5 s) until the queue's max offset (GET_MAX_OFFSET) is `offset`.
+async fn wait_for_max_offset(
+    client: &RemotingClient,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    what: &str,
+) {
+    let start = Instant::now();
+    let want = offset.to_string();
+    loop {
+        let max = client
+            .invoke(
+                RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&TopicQueue {
+                    topic: topic.into(),
+                    queue_id,
+                }),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+        if max.ext("offset") == Some(want.as_str()) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: max offset {:?}",
+            max.ext("offset")
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn wait_for_route(client: &RemotingClient, topic: &str) {
     let start = Instant::now();
     loop {
@@ -789,28 +822,114 @@ async fn a_full_writer_mailbox_is_system_busy_at_once() {
             .await
             .unwrap();
     }
-    let start = Instant::now();
-    loop {
-        let max = client
-            .invoke(
-                RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&TopicQueue {
-                    topic: "Busy".into(),
-                    queue_id: 2,
-                }),
-                TIMEOUT,
-            )
+    wait_for_max_offset(&client, "Busy", 2, 64, "oneway sends lost").await;
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A pull without subscription in its header, at subscription version `version`.
+fn pull_at_version(group: &str, topic: &str, version: i64) -> RemotingCommand {
+    RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&PullRequest {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id: 0,
+        queue_offset: 0,
+        max_msg_nums: 32,
+        sys_flag: 0,
+        commit_offset: 0,
+        suspend_timeout_millis: 0,
+        subscription: None,
+        sub_version: version,
+        expression_type: Some("TAG".into()),
+        max_msg_bytes: None,
+    })
+}
+
+#[actix_rt::test]
+async fn a_pull_ahead_of_the_heartbeats_gets_the_subscription_from_the_client() {
+    let dir = temp_dir("broker-refresh");
+    let (_namesrv, broker) = start_standalone(&dir, FlushMode::Async).await;
+    let (client, mut inbound) = RemotingClient::connect_with_inbound(broker.local_addr())
+        .await
+        .unwrap();
+    let sent = client
+        .invoke(send_request("Refresh", 0, "r0", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(sent.response_code(), ResponseCode::SUCCESS);
+    // Dispatched to the consume queue (the reput runs after the send is answered).
+    wait_for_max_offset(&client, "Refresh", 0, 1, "not dispatched").await;
+    // Client c1 in two groups, both at subscription version 1.
+    for group in ["answers", "silent"] {
+        let r = client
+            .invoke(heartbeat("c1", group, "Refresh"), TIMEOUT)
             .await
             .unwrap();
-        if max.ext("offset") == Some("64") {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "oneway sends lost: max offset {:?}",
-            max.ext("offset")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     }
+    // The client: answers GET_CONSUMER_RUNNING_INFO for "answers" (fastjson's way, a
+    // message queue as a map key) with version 2; never for "silent".
+    let (asked_tx, mut asked) = tokio::sync::mpsc::unbounded_channel();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(request) = inbound.recv().await {
+            if request.code != RequestCode::GET_CONSUMER_RUNNING_INFO.wire() {
+                continue;
+            }
+            let header: ConsumerRunningInfoRequest = request.header().unwrap();
+            let _ = asked_tx.send((header.consumer_group.clone(), header.client_id.clone()));
+            if header.consumer_group == "answers" {
+                let body = r#"{"jstack":"","mqTable":{{"brokerName":"broker-a","queueId":0,"topic":"Refresh"}:{"cachedMsgCount":0}},"properties":{"PROP_CONSUME_TYPE":"CONSUME_PASSIVELY"},"statusTable":{},"subscriptionSet":[{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":2,"tagsSet":[],"topic":"Refresh"}]}"#;
+                let response = RemotingCommand::response(ResponseCode::SUCCESS)
+                    .with_opaque(request.opaque)
+                    .with_body(body.as_bytes().to_vec());
+                responder.respond(response).await.unwrap();
+            }
+        }
+    });
+
+    // Version 2 is newer than the heartbeats told: the broker asks c1, takes its
+    // subscription and serves the pull.
+    let pulled = client
+        .invoke(pull_at_version("answers", "Refresh", 2), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        pulled.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        pulled.remark
+    );
+    assert_eq!(bodies(&pulled), vec!["r0"]);
+    assert_eq!(asked.try_recv().unwrap(), ("answers".into(), "c1".into()));
+    let again = client
+        .invoke(pull_at_version("answers", "Refresh", 2), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(again.response_code(), ResponseCode::SUCCESS);
+    assert!(
+        asked.try_recv().is_err(),
+        "asked again for a version it has"
+    );
+
+    // A client that does not answer: SUBSCRIPTION_NOT_LATEST after the answer timeout, and
+    // the next pull is refused at once, without asking again.
+    let refused_after = || async {
+        let start = Instant::now();
+        let refused = client
+            .invoke(pull_at_version("silent", "Refresh", 2), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.response_code(),
+            ResponseCode::SUBSCRIPTION_NOT_LATEST
+        );
+        start.elapsed()
+    };
+    assert!(refused_after().await >= apogee::broker::refresh::ANSWER_TIMEOUT);
+    assert_eq!(asked.try_recv().unwrap(), ("silent".into(), "c1".into()));
+    assert!(refused_after().await < apogee::broker::refresh::ANSWER_TIMEOUT);
+    assert!(asked.try_recv().is_err(), "asked again within REASK");
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

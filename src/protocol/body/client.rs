@@ -65,6 +65,16 @@ pub struct SubscriptionData {
     pub expression_type: Option<String>,
 }
 
+/// What the broker reads of a consumer's GET_CONSUMER_RUNNING_INFO answer
+/// (`ConsumerRunningInfo`): its subscriptions. The rest (`properties`, `mqTable` with
+/// message queues as keys, `statusTable`, `jstack`) is skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerRunningInfo {
+    #[serde(default)]
+    pub subscription_set: Vec<SubscriptionData>,
+}
+
 /// GET_CONSUMER_LIST_BY_GROUP response body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

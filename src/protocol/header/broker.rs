@@ -203,6 +203,16 @@ pub struct UpdateConsumerOffsetRequest {
     pub commit_offset: i64,
 }
 
+/// GET_CONSUMER_RUNNING_INFO request (broker or admin to a consumer client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerRunningInfoRequest {
+    pub consumer_group: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub jstack_enable: bool,
+}
+
 /// GET_CONSUMER_LIST_BY_GROUP request, and NOTIFY_CONSUMER_IDS_CHANGED.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
