@@ -282,7 +282,8 @@ mod tests {
             handled: h,
             restarts: r,
         });
-        // actix's own `Supervisor::start_in_arbiter` refuses the 17th (16 + the address's own slot).
+        // actix's own `Supervisor::start_in_arbiter` refuses the 17th (16 + the address's
+        // own slot).
         for i in 0..100 {
             assert!(addr.try_send(Count).is_ok(), "message {i} refused");
         }

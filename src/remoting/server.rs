@@ -6,7 +6,8 @@
 //! connection); responses go through a bounded channel to the writer, which writes every
 //! response it has in one flush. A frame that cannot be decoded closes only its own
 //! connection. The server can also send requests to the peer ([`Connection::request`]):
-//! their responses come back through the reader, matched by opaque. Runs on the current thread (`spawn_local`), like the actors it talks to.
+//! their responses come back through the reader, matched by opaque. Runs on the current
+//! thread (`spawn_local`), like the actors it talks to.
 
 use std::collections::HashMap;
 use std::future::Future;
