@@ -63,7 +63,8 @@ impl Registrar {
     }
 }
 
-/// The capacity of the actor's mailbox, given to it when it is made ([`super::supervise`]).
+/// The capacity of the actor's mailbox, given to it when it is made (`Registrar::create` in
+/// [`crate::broker::start`]).
 pub const MAILBOX: usize = 64;
 
 impl Actor for Registrar {

@@ -25,6 +25,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use crate::protocol::{RemotingCodec, RemotingCommand};
+use crate::util::lock;
 
 /// Responses a connection may have queued before handlers wait for the writer.
 const OUTBOUND_CAPACITY: usize = 4096;
@@ -92,12 +93,6 @@ impl Connection {
 pub fn next_opaque() -> i32 {
     static OPAQUE: AtomicI32 = AtomicI32::new(1 << 30);
     OPAQUE.fetch_add(1, Ordering::Relaxed)
-}
-
-fn lock(
-    pending: &Pending,
-) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
-    pending.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A boxed, thread-local future, as services return them.
