@@ -12,6 +12,7 @@ pub mod registrar;
 pub mod registry;
 pub mod reput;
 pub mod route_table;
+pub mod subscription_groups;
 pub mod topic_config;
 
 use std::future::Future;

@@ -6,11 +6,13 @@
 //! — serves [`service::BrokerService`] on the
 //! listen address, and registers with the name servers. See docs/ARCHITECTURE.md.
 
+pub mod admin;
 pub mod clients;
 pub mod config;
 pub mod hold;
 pub mod locks;
 pub mod pull;
+pub mod queries;
 pub mod refresh;
 pub mod retry;
 pub mod service;
@@ -33,6 +35,7 @@ use crate::actors::long_poll::{self, LongPoll};
 use crate::actors::queue_locks::{self, QueueLocks};
 use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::{self, Reput};
+use crate::actors::subscription_groups::{self, SubscriptionGroupConfigs};
 use crate::actors::topic_config::{self, TopicConfigs, TopicSettings};
 use crate::actors::{self, ConfigWriter, Persist};
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
@@ -61,7 +64,8 @@ pub struct Broker {
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
     delays: Addr<DelayScheduler>,
-    /// The config files' writers (topics, consumer offsets, delay offsets).
+    /// The config files' writers (topics, consumer offsets, delay offsets, subscription
+    /// groups).
     config_files: Vec<ConfigWriter>,
     store_home: actix::ArbiterHandle,
     arbiters: Vec<Arbiter>,
@@ -131,6 +135,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         store::config::TOPICS,
         store::config::CONSUMER_OFFSETS,
         store::config::DELAY_OFFSETS,
+        store::config::SUBSCRIPTION_GROUPS,
     ]
     .into_iter()
     .map(|name| ConfigWriter::new(config_dir.join(name)))
@@ -147,6 +152,10 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let offsets = actors::supervise(
         consumer_offsets::MAILBOX,
         ConsumerOffsets::new(offsets_file),
+    );
+    let subscription_groups = actors::supervise(
+        subscription_groups::MAILBOX,
+        SubscriptionGroupConfigs::new(config_files[3].clone()),
     );
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
     let clients = actors::supervise(client_manager::MAILBOX, clients_actor);
@@ -202,6 +211,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         store_host: advertised,
         topics,
         topic_actor,
+        subscription_groups,
         subscriptions,
         clients,
         offsets: offsets.clone(),

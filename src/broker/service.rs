@@ -20,12 +20,12 @@ use crate::actors::consumer_offsets::{self, ConsumerOffsets};
 use crate::actors::long_poll::{Hold, LongPoll, PullTask};
 use crate::actors::queue_locks::{self, QueueLocks};
 use crate::actors::queue_writer::OwnedMessage;
+use crate::actors::subscription_groups::{self, SubscriptionGroupConfigs};
 use crate::actors::topic_config::{self, TopicConfigs, TopicView};
 use crate::protocol::body::client::{
     ConsumerList, HeartbeatData, LockBatchRequest, LockBatchResponse,
 };
-use crate::protocol::body::register::{perm, TopicConfig, TopicFilterType};
-use crate::protocol::body::{KvTable, TopicConfigWrapper};
+use crate::protocol::body::register::{perm, TopicConfig};
 use crate::protocol::header::broker::*;
 use crate::protocol::message::{self, offset_msg_id};
 use crate::protocol::{
@@ -38,7 +38,7 @@ use crate::store::{QueueKey, Store, StoreError};
 /// Longest a pull may be held, whatever the client asks (its own timeout is 30 s).
 const MAX_SUSPEND: Duration = Duration::from_secs(25);
 
-fn ok() -> RemotingCommand {
+pub(super) fn ok() -> RemotingCommand {
     RemotingCommand::response(ResponseCode::SUCCESS)
 }
 
@@ -49,6 +49,7 @@ pub struct Parts {
     pub store_host: SocketAddr,
     pub topics: TopicView,
     pub topic_actor: Addr<TopicConfigs>,
+    pub subscription_groups: Addr<SubscriptionGroupConfigs>,
     pub subscriptions: SubscriptionView,
     pub clients: Addr<ClientManager>,
     pub offsets: Addr<ConsumerOffsets>,
@@ -104,6 +105,7 @@ impl BrokerService {
             RequestCode::UPDATE_AND_CREATE_TOPIC => self.create_topic(&req).await,
             RequestCode::DELETE_TOPIC_IN_BROKER => self.delete_topic(&req).await,
             RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
+            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.all_subscription_groups().await,
             RequestCode::GET_BROKER_RUNTIME_INFO => self.runtime_info(),
             RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
             RequestCode::CONSUMER_SEND_MSG_BACK => self.send_back(&req).await,
@@ -511,6 +513,12 @@ impl BrokerService {
     async fn heartbeat(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
         let data: HeartbeatData = fastjson::from_slice(&req.body)
             .map_err(|e| HeaderError::Body(format!("heartbeat: {e}")))?;
+        if self.parts.config.auto_create_subscription_group && !data.consumer_data_set.is_empty() {
+            let groups = data.consumer_data_set.iter().map(|c| c.group_name.clone());
+            self.parts
+                .subscription_groups
+                .do_send(subscription_groups::Ensure(groups.collect()));
+        }
         self.parts
             .clients
             .send(client_manager::Heartbeat {
@@ -546,186 +554,6 @@ impl BrokerService {
         Ok(ok().with_body(json(&ConsumerList {
             consumer_id_list: ids,
         })))
-    }
-
-    fn max_offset(&self, req: &RemotingCommand) -> Reply {
-        let header: TopicQueue = req.header()?;
-        let offset = self
-            .parts
-            .store
-            .max_offset(&QueueKey::new(header.topic, header.queue_id)) as i64;
-        Ok(ok().with_header(&OffsetResponse { offset }))
-    }
-
-    fn min_offset(&self, req: &RemotingCommand) -> Reply {
-        let header: TopicQueue = req.header()?;
-        let offset = self
-            .parts
-            .store
-            .min_offset(&QueueKey::new(header.topic, header.queue_id)) as i64;
-        Ok(ok().with_header(&OffsetResponse { offset }))
-    }
-
-    fn earliest_time(&self, req: &RemotingCommand) -> Reply {
-        let header: TopicQueue = req.header()?;
-        let key = QueueKey::new(header.topic.clone(), header.queue_id);
-        match pull::store_time_at(&self.parts.store, &key, self.parts.store.min_offset(&key)) {
-            Some(timestamp) => Ok(ok().with_header(&TimestampResponse { timestamp })),
-            None => error(
-                ResponseCode::SYSTEM_ERROR,
-                format!(
-                    "Find the earliest message store time failed: {} {}",
-                    header.topic, header.queue_id
-                ),
-            ),
-        }
-    }
-
-    fn search_offset(&self, req: &RemotingCommand) -> Reply {
-        let header: SearchOffsetRequest = req.header()?;
-        let key = QueueKey::new(header.topic, header.queue_id);
-        let upper = header
-            .boundary_type
-            .as_deref()
-            .is_some_and(|b| b.eq_ignore_ascii_case("UPPER"));
-        let offset = pull::search_by_time(&self.parts.store, &key, header.timestamp, upper);
-        Ok(ok().with_header(&OffsetResponse { offset }))
-    }
-
-    fn query_message(&self, req: &RemotingCommand) -> Reply {
-        let header: QueryMessageRequest = req.header()?;
-        let unique = req.ext("_UNIQUE_KEY_QUERY") == Some("true");
-        let max = if unique {
-            32
-        } else {
-            header.max_num.clamp(1, 64) as usize
-        };
-        let store = &self.parts.store;
-        let found = store.query_by_key(
-            &header.topic,
-            &header.key,
-            header.begin_timestamp,
-            header.end_timestamp,
-            max,
-        );
-        let mut body = Vec::new();
-        for phy in &found {
-            if let Some(size) = store.with_record(*phy, |r| r.size) {
-                if let Some(bytes) = store.read(*phy, size) {
-                    body.extend_from_slice(&bytes);
-                }
-            }
-        }
-        if body.is_empty() {
-            return error(
-                ResponseCode::QUERY_NOT_FOUND,
-                "can not find message, maybe time range not correct",
-            );
-        }
-        Ok(ok()
-            .with_header(&QueryMessageResponse {
-                index_last_update_timestamp: crate::util::now_ms(),
-                index_last_update_phyoffset: store.dispatched() as i64,
-            })
-            .with_body(body))
-    }
-
-    fn view_message(&self, req: &RemotingCommand) -> Reply {
-        let header: ViewMessageRequest = req.header()?;
-        let store = &self.parts.store;
-        let phy = u64::try_from(header.offset).unwrap_or(u64::MAX);
-        let bytes = store
-            .with_record(phy, |r| r.size)
-            .and_then(|size| store.read(phy, size));
-        match bytes {
-            Some(bytes) => Ok(ok().with_body(bytes)),
-            None => error(
-                ResponseCode::SYSTEM_ERROR,
-                format!("can not find message by the offset, {}", header.offset),
-            ),
-        }
-    }
-
-    async fn create_topic(&self, req: &RemotingCommand) -> Reply {
-        let header: CreateTopicRequest = req.header()?;
-        if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
-            return error(ResponseCode::INVALID_PARAMETER, why);
-        }
-        if topic_config::is_system_topic(&header.topic) {
-            return error(
-                ResponseCode::INVALID_PARAMETER,
-                format!("The topic[{}] is conflict with system topic.", header.topic),
-            );
-        }
-        if header.read_queue_nums < 1
-            || header.write_queue_nums < 1
-            || header.read_queue_nums > 1024
-            || header.write_queue_nums > 1024
-        {
-            return error(
-                ResponseCode::INVALID_PARAMETER,
-                "queue numbers must be between 1 and 1024",
-            );
-        }
-        let mut config = TopicConfig::new(header.topic, header.write_queue_nums);
-        config.read_queue_nums = header.read_queue_nums;
-        config.perm = header.perm;
-        config.order = header.order;
-        config.topic_sys_flag = header.topic_sys_flag.unwrap_or(0);
-        config.topic_filter_type = match header.topic_filter_type.as_deref() {
-            Some("MULTI_TAG") => TopicFilterType::MultiTag,
-            _ => TopicFilterType::SingleTag,
-        };
-        self.parts
-            .topic_actor
-            .send(topic_config::Upsert(config))
-            .await?;
-        Ok(ok())
-    }
-
-    async fn delete_topic(&self, req: &RemotingCommand) -> Reply {
-        let header: TopicRequest = req.header()?;
-        if topic_config::is_system_topic(&header.topic) {
-            return error(
-                ResponseCode::INVALID_PARAMETER,
-                format!("The topic[{}] is conflict with system topic.", header.topic),
-            );
-        }
-        self.parts
-            .topic_actor
-            .send(topic_config::Delete(header.topic))
-            .await?;
-        Ok(ok())
-    }
-
-    fn all_topics(&self) -> Reply {
-        let snapshot = self.parts.topics.borrow().clone();
-        Ok(ok().with_body(json(&TopicConfigWrapper {
-            data_version: snapshot.data_version.clone(),
-            topic_config_table: snapshot.table.clone(),
-        })))
-    }
-
-    fn runtime_info(&self) -> Reply {
-        let store = &self.parts.store;
-        let log = store.commit_log();
-        let mut table = std::collections::BTreeMap::new();
-        table.insert(
-            "brokerVersion".into(),
-            crate::protocol::APOGEE_VERSION.to_string(),
-        );
-        table.insert(
-            "brokerVersionDesc".into(),
-            format!("Apogee {}", env!("CARGO_PKG_VERSION")),
-        );
-        table.insert("commitLogMinOffset".into(), log.min_offset().to_string());
-        table.insert("commitLogMaxOffset".into(), log.written().to_string());
-        table.insert(
-            "dispatchBehindBytes".into(),
-            log.written().saturating_sub(store.dispatched()).to_string(),
-        );
-        table.insert("msgPutTotalTodayNow".into(), "0".into());
-        Ok(ok().with_body(json(&KvTable { table })))
     }
 
     /// Creates `%DLQ%group` if needed; returns its name.

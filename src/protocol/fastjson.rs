@@ -1,23 +1,32 @@
-//! Reading the JSON that fastjson 1.x writes.
+//! Reading the JSON that fastjson 1.x writes, the way fastjson reads it.
 //!
 //! fastjson writes map keys that are not strings without quotes: numbers
 //! (`{"brokerAddrs":{0:"127.0.0.1:10911"}}`) and even whole objects
-//! (`{{"topic":"T","brokerName":"b","queueId":0}:5}`). That is not JSON. [`from_slice`]
-//! parses standard JSON directly and, only when that fails, rewrites every unquoted key into
-//! a JSON string (`"0"`, `"{\"topic\":\"T\",…}"`) and parses again. Apogee always *writes*
-//! standard JSON, which every client accepts.
+//! (`{{"topic":"T","brokerName":"b","queueId":0}:5}`). That is not JSON. And it reads
+//! values of one JSON type into fields of another (`"codeSet":["2598919"]` into a set of
+//! ints), which clients rely on. [`from_slice`] parses standard, well-typed JSON directly;
+//! only when that fails does it read the input as a JSON value — first rewriting every
+//! unquoted key into a JSON string (`"0"`, `"{\"topic\":\"T\",…}"`) if that is what
+//! keeps it from parsing — and deserialize that value with fastjson's conversions
+//! ([`super::lenient`]). Apogee always *writes* standard JSON, which every client accepts.
 
 use serde::de::DeserializeOwned;
 
-/// Parses JSON written by fastjson (or anyone else) into `T`.
+/// Parses JSON written by fastjson (or anyone else) into `T`, converting mistyped values
+/// as fastjson would.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Ok(value),
-        Err(first) => match quote_keys(bytes) {
-            Some(fixed) => serde_json::from_slice(&fixed),
-            None => Err(first),
+    let first = match serde_json::from_slice(bytes) {
+        Ok(value) => return Ok(value),
+        Err(first) => first,
+    };
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(_) => match quote_keys(bytes) {
+            Some(fixed) => serde_json::from_slice(&fixed)?,
+            None => return Err(first),
         },
-    }
+    };
+    super::lenient::from_value(&value)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -3,8 +3,9 @@
 //! Written keys, sorted as fastjson sorts them: `code`, `extFields` (omitted when null),
 //! `flag`, `language` (enum name), `opaque`, `remark` (omitted when null),
 //! `serializeTypeCurrentRPC`, `version`. Read leniently: unknown keys are ignored, missing
-//! ones take Java's defaults, ext values may be strings, numbers or booleans, and a numeric
-//! `language` is accepted as well as a name.
+//! ones take Java's defaults, ext values may be strings, numbers or booleans, a numeric
+//! `language` is accepted as well as a name, and other mistyped values are converted as
+//! fastjson converts them ([`super::lenient`]).
 
 use std::borrow::Cow;
 
@@ -156,7 +157,15 @@ pub fn encode(cmd: &RemotingCommand, out: &mut Vec<u8>) {
 
 /// Decodes a JSON header; the body is attached by the caller.
 pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, WireError> {
-    let header: HeaderIn = serde_json::from_slice(bytes)?;
+    // The typed read is the fast path; a header with mistyped values (a numeric code sent
+    // as a string, a null remark…) is read again with fastjson's conversions.
+    let header: HeaderIn = match serde_json::from_slice(bytes) {
+        Ok(header) => header,
+        Err(first) => {
+            let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| first)?;
+            super::lenient::from_value(&value)?
+        }
+    };
     Ok(RemotingCommand {
         code: header.code,
         language: header.language,
@@ -168,4 +177,28 @@ pub fn decode(bytes: &[u8]) -> Result<RemotingCommand, WireError> {
         body: bytes::Bytes::new(),
         serialize_type: SerializeType::Json,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_header_is_read_as_fastjson_reads_it() {
+        let cmd = decode(
+            br#"{"code":"34","flag":"0","language":"GO","opaque":"5","remark":null,"version":317.0,"extFields":{"a":1,"b":null},"x":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (cmd.code, cmd.opaque, cmd.flag, cmd.version),
+            (34, 5, 0, 317)
+        );
+        assert_eq!(cmd.language, LanguageCode::GO);
+        assert_eq!(cmd.remark, None);
+        let ext = cmd.ext_fields.unwrap();
+        assert_eq!(ext.get("a"), Some("1"));
+        assert_eq!(ext.get("b"), None);
+        assert!(decode(br#"{"code":"x"}"#).is_err());
+        assert!(decode(br#"{"code":"#).is_err());
+    }
 }

@@ -5,7 +5,8 @@
 //! - [`frame`]: a whole frame ↔ command; [`codec`] adapts it to tokio-util;
 //! - [`json_header`] and [`binary_header`]: the two header serializations;
 //! - [`ext`]: typed header structs ↔ `extFields`; [`header`] holds those structs;
-//! - [`body`]: the JSON (and deflated) bodies; [`fastjson`] reads fastjson's quirks.
+//! - [`body`]: the JSON (and deflated) bodies; [`fastjson`] reads fastjson's quirks and
+//!   [`lenient`] its type conversions, for every JSON body and header.
 
 pub mod binary_header;
 pub mod body;
@@ -20,6 +21,7 @@ mod fields;
 pub mod frame;
 pub mod header;
 pub mod json_header;
+pub mod lenient;
 pub mod message;
 pub mod properties;
 

@@ -93,6 +93,9 @@ impl SubscriptionGroup {
 pub struct SubscriptionGroups {
     #[serde(default)]
     pub subscription_group_table: BTreeMap<String, SubscriptionGroup>,
+    /// 5.x: group → topic → forbidden permission bits; kept as read.
+    #[serde(default)]
+    pub forbidden_table: BTreeMap<String, BTreeMap<String, i32>>,
     #[serde(default)]
     pub data_version: DataVersion,
 }

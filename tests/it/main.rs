@@ -3,6 +3,7 @@
 mod broker;
 mod broker_crash;
 mod broker_filter;
+mod broker_lenient;
 mod client;
 mod codec;
 mod filter;

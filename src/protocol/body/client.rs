@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// HEART_BEAT body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct HeartbeatData {
     #[serde(rename = "clientID")]
     pub client_id: String,
@@ -22,14 +22,14 @@ pub struct HeartbeatData {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ProducerData {
     pub group_name: String,
 }
 
 /// One consumer group of a client.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ConsumerData {
     pub group_name: String,
     /// `CONSUME_ACTIVELY` (pull / lite pull) or `CONSUME_PASSIVELY` (push).
@@ -48,7 +48,7 @@ pub struct ConsumerData {
 
 /// A subscription: topic plus expression (TAG or SQL92).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionData {
     #[serde(default)]
     pub class_filter_mode: bool,
@@ -77,7 +77,7 @@ pub struct ConsumerRunningInfo {
 
 /// GET_CONSUMER_LIST_BY_GROUP response body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ConsumerList {
     pub consumer_id_list: Vec<String>,
 }
