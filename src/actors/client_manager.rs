@@ -4,7 +4,7 @@
 //! connection handle of each client.
 //!
 //! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`], [`ConsumerIds`],
-//! [`MembersOn`] and [`Subscribed`] from the broker service; its own 10 s tick for expiry
+//! [`MembersOn`], [`Subscribed`] and [`ConnectionOf`] from the broker service; its own 10 s tick for expiry
 //! (120 s without heartbeat).
 //!
 //! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
@@ -243,5 +243,18 @@ impl Handler<ConsumerIds> for ClientManager {
             MessageResult(this.table.consumer_ids(&msg.0))
         })
         .unwrap_or_else(|| MessageResult(Vec::new()))
+    }
+}
+
+/// The connection of a client, by its id (where a reply to its request is pushed).
+#[derive(Message)]
+#[rtype(result = "Option<Connection>")]
+pub struct ConnectionOf(pub String);
+
+impl Handler<ConnectionOf> for ClientManager {
+    type Result = MessageResult<ConnectionOf>;
+    fn handle(&mut self, msg: ConnectionOf, _: &mut Context<Self>) -> Self::Result {
+        let conn = self.table.conn_of(&msg.0);
+        MessageResult(conn.and_then(|id| self.conns.get(&id).cloned()))
     }
 }

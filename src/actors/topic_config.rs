@@ -48,6 +48,11 @@ pub fn is_system_topic(topic: &str) -> bool {
         || topic.starts_with("rmq_sys_")
 }
 
+/// The topic replies to requests go to in a cluster (`MixAll.getReplyTopic`).
+pub fn reply_topic(cluster: &str) -> String {
+    format!("{cluster}_REPLY_TOPIC")
+}
+
 /// Topics producers may not send to (Java's `TopicValidator.isNotAllowedSendTopic`).
 pub fn is_not_allowed_send_topic(topic: &str) -> bool {
     matches!(
@@ -142,6 +147,8 @@ impl TopicConfigs {
             TopicConfig::new(TRANS_HALF_TOPIC, 1),
             TopicConfig::new(TRANS_OP_HALF_TOPIC, 1),
         ];
+        // Where consumers send their replies to requests (Java: `<cluster>_REPLY_TOPIC`).
+        system.push(TopicConfig::new(reply_topic(&s.cluster_name), 1));
         let mut cluster = TopicConfig::new(s.cluster_name.clone(), 16);
         cluster.perm = perm::INHERIT;
         let mut broker = TopicConfig::new(s.broker_name.clone(), 1);

@@ -11,12 +11,19 @@ use crate::protocol::{RemotingCommand, ResponseCode};
 use crate::remoting::reply::{error, json, Reply};
 
 impl BrokerService {
+    /// Java's `TopicValidator.isSystemTopic`, with the system topics this broker adds for
+    /// its cluster (`<cluster>_REPLY_TOPIC`).
+    fn is_system_topic(&self, topic: &str) -> bool {
+        topic_config::is_system_topic(topic)
+            || topic == topic_config::reply_topic(&self.parts().config.cluster_name)
+    }
+
     pub(super) async fn create_topic(&self, req: &RemotingCommand) -> Reply {
         let header: CreateTopicRequest = req.header()?;
         if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
             return error(ResponseCode::INVALID_PARAMETER, why);
         }
-        if topic_config::is_system_topic(&header.topic) {
+        if self.is_system_topic(&header.topic) {
             return error(
                 ResponseCode::INVALID_PARAMETER,
                 format!("The topic[{}] is conflict with system topic.", header.topic),
@@ -50,7 +57,7 @@ impl BrokerService {
 
     pub(super) async fn delete_topic(&self, req: &RemotingCommand) -> Reply {
         let header: TopicRequest = req.header()?;
-        if topic_config::is_system_topic(&header.topic) {
+        if self.is_system_topic(&header.topic) {
             return error(
                 ResponseCode::INVALID_PARAMETER,
                 format!("The topic[{}] is conflict with system topic.", header.topic),

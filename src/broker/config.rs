@@ -54,6 +54,9 @@ pub struct BrokerConfig {
     pub auto_create_topic_enable: bool,
     pub auto_create_subscription_group: bool,
     pub enable_property_filter: bool,
+    /// A reply to a request (SEND_REPLY_MESSAGE) is also stored in its reply topic, besides
+    /// being pushed to the requester (`storeReplyMessageEnable`).
+    pub store_reply_message_enable: bool,
     pub default_topic_queue_nums: i32,
     pub region_id: String,
     /// Queue writers on a thread of their own (`true`), or on the thread that serves
@@ -84,6 +87,7 @@ impl BrokerConfig {
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
             enable_property_filter: false,
+            store_reply_message_enable: true,
             default_topic_queue_nums: 8,
             region_id: "DefaultRegion".into(),
             dedicated_store_threads: false,
@@ -185,6 +189,7 @@ impl BrokerConfig {
             "autoCreateTopicEnable" => self.auto_create_topic_enable = parse(value)?,
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse(value)?,
             "enablePropertyFilter" => self.enable_property_filter = parse(value)?,
+            "storeReplyMessageEnable" => self.store_reply_message_enable = parse(value)?,
             "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(value)?,
             "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
                 self.store.commit_log_file_size = parse(value)?

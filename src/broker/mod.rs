@@ -14,6 +14,7 @@ pub mod locks;
 pub mod pull;
 pub mod queries;
 pub mod refresh;
+pub mod reply;
 pub mod retry;
 pub mod service;
 pub mod sync_waits;

@@ -31,7 +31,7 @@ use crate::protocol::message::{self, offset_msg_id};
 use crate::protocol::{
     fastjson, properties, HeaderError, RemotingCommand, RequestCode, ResponseCode,
 };
-use crate::remoting::reply::{error, json, respond, Reply};
+use crate::remoting::reply::{error, json, respond, Failure, Reply};
 use crate::remoting::{Connection, LocalFuture, Service};
 use crate::store::{QueueKey, Store, StoreError};
 
@@ -88,6 +88,9 @@ impl BrokerService {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
             | RequestCode::SEND_BATCH_MESSAGE => self.send(conn, &req).await,
+            RequestCode::SEND_REPLY_MESSAGE | RequestCode::SEND_REPLY_MESSAGE_V2 => {
+                self.send_reply(conn, &req).await
+            }
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
                 self.pull(conn, &req).await
             }
@@ -123,24 +126,31 @@ impl BrokerService {
         self.parts.topics.borrow().table.get(name).cloned()
     }
 
-    async fn send(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
-        let ext = req
-            .ext_fields
-            .as_ref()
-            .ok_or(HeaderError::NoExtFields("topic"))?;
-        let header = SendRequest::from_ext(ext)?;
+    /// The checks of a send (SEND_MESSAGE and SEND_REPLY_MESSAGE alike, Java's `msgCheck`):
+    /// topic name, permission, properties length, the topic (auto-created where allowed),
+    /// the queue id. The queue to write, or the response that refuses the send.
+    pub(super) async fn send_target(
+        &self,
+        header: &SendRequest,
+    ) -> Result<Result<i32, RemotingCommand>, Failure> {
+        fn refuse(
+            code: ResponseCode,
+            remark: impl Into<String>,
+        ) -> Result<Result<i32, RemotingCommand>, Failure> {
+            Ok(Err(RemotingCommand::error(code, remark)))
+        }
         let p = &self.parts;
         if let Some(why) = topic_config::invalid_topic_name(&header.topic) {
-            return error(ResponseCode::INVALID_PARAMETER, why);
+            return refuse(ResponseCode::INVALID_PARAMETER, why);
         }
         if topic_config::is_not_allowed_send_topic(&header.topic) {
-            return error(
+            return refuse(
                 ResponseCode::NO_PERMISSION,
                 format!("Sending message to topic[{}] is forbidden.", header.topic),
             );
         }
         if header.properties.len() > message::MAX_PROPERTIES_LEN {
-            return error(
+            return refuse(
                 ResponseCode::MESSAGE_ILLEGAL,
                 "message properties are longer than 32767 bytes",
             );
@@ -161,25 +171,25 @@ impl BrokerService {
                     .await?;
                 match created {
                     Ok(topic) => topic,
-                    Err((code, remark)) => return error(code, remark),
+                    Err((code, remark)) => return refuse(code, remark),
                 }
             }
             None => {
-                return error(
+                return refuse(
                     ResponseCode::TOPIC_NOT_EXIST,
                     format!("topic[{}] not exist, apply first please!", header.topic),
                 )
             }
         };
         if !perm::writeable(topic.perm) {
-            return error(
+            return refuse(
                 ResponseCode::NO_PERMISSION,
                 format!("the topic[{}] sending message is forbidden", header.topic),
             );
         }
         let valid = topic.write_queue_nums.max(topic.read_queue_nums);
         if header.queue_id >= valid {
-            return error(
+            return refuse(
                 ResponseCode::INVALID_PARAMETER,
                 format!(
                     "request queueId[{}] is illegal, topic {} has {valid} queues",
@@ -192,7 +202,24 @@ impl BrokerService {
         } else {
             header.queue_id
         };
+        Ok(Ok(queue_id))
+    }
+
+    async fn send(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
+        let ext = req
+            .ext_fields
+            .as_ref()
+            .ok_or(HeaderError::NoExtFields("topic"))?;
+        let header = SendRequest::from_ext(ext)?;
+        let p = &self.parts;
+        let queue_id = match self.send_target(&header).await? {
+            Ok(queue_id) => queue_id,
+            Err(refused) => return Ok(refused),
+        };
         let max = p.store.config().max_message_size;
+        // Every message carries its broker's cluster (`CLUSTER`), as the Java broker stamps
+        // it: a consumer's reply to a request goes to `<cluster>_REPLY_TOPIC`.
+        let cluster = p.config.cluster_name.as_str();
         let base = OwnedMessage {
             flag: header.flag,
             body: Bytes::new(),
@@ -226,7 +253,7 @@ impl BrokerService {
                 out.push(OwnedMessage {
                     flag: item.flag,
                     body: req.body.slice_ref(item.body),
-                    properties: item.properties.to_owned(),
+                    properties: properties::with(item.properties, properties::CLUSTER, cluster),
                     ..base.clone()
                 });
             }
@@ -240,7 +267,7 @@ impl BrokerService {
             }
             vec![OwnedMessage {
                 body: req.body.clone(),
-                properties: header.properties.clone(),
+                properties: properties::with(&header.properties, properties::CLUSTER, cluster),
                 ..base
             }]
         };

@@ -25,6 +25,9 @@ pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
 pub const MSG_REGION: &str = "MSG_REGION";
 pub const TRACE_ON: &str = "TRACE_ON";
 pub const CLUSTER: &str = "CLUSTER";
+pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
+pub const CORRELATION_ID: &str = "CORRELATION_ID";
+pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
 
 /// Iterates the (name, value) pairs of a properties string, in order, duplicates included.
 pub fn iter(properties: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -53,6 +56,32 @@ pub fn push(out: &mut String, name: &str, value: &str) {
     out.push(PROPERTY_SEPARATOR);
 }
 
+/// `properties` with `name` set to `value`, as Java's `putProperty` and re-encoding leave
+/// it: appended when absent (the common case: one copy, no parse), kept when already so,
+/// replaced when different.
+pub fn with(properties: &str, name: &str, value: &str) -> String {
+    let present = properties.match_indices(name).any(|(at, _)| {
+        (at == 0 || properties[..at].ends_with(PROPERTY_SEPARATOR))
+            && properties[at + name.len()..].starts_with(NAME_VALUE_SEPARATOR)
+    });
+    let mut out = String::with_capacity(properties.len() + name.len() + value.len() + 3);
+    if !present {
+        out.push_str(properties);
+        if !out.is_empty() && !out.ends_with(PROPERTY_SEPARATOR) {
+            out.push(PROPERTY_SEPARATOR);
+        }
+    } else if get(properties, name) == Some(value) {
+        out.push_str(properties);
+        return out;
+    } else {
+        for (n, v) in iter(properties).filter(|(n, _)| *n != name) {
+            push(&mut out, n, v);
+        }
+    }
+    push(&mut out, name, value);
+    out
+}
+
 /// Encodes pairs into a properties string.
 pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
@@ -65,6 +94,31 @@ pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_sets_one_property() {
+        let tagged = encode([(TAGS, "a"), (KEYS, "k")]);
+        assert_eq!(
+            with(&tagged, CLUSTER, "c"),
+            encode([(TAGS, "a"), (KEYS, "k"), (CLUSTER, "c")])
+        );
+        assert_eq!(with("", CLUSTER, "c"), encode([(CLUSTER, "c")]));
+        // Without the trailing separator, as some clients write.
+        assert_eq!(
+            with("TAGS\u{1}a", CLUSTER, "c"),
+            encode([(TAGS, "a"), (CLUSTER, "c")])
+        );
+        let stamped = with(&tagged, CLUSTER, "c");
+        assert_eq!(with(&stamped, CLUSTER, "c"), stamped);
+        assert_eq!(
+            with(&stamped, CLUSTER, "d"),
+            encode([(TAGS, "a"), (KEYS, "k"), (CLUSTER, "d")])
+        );
+        // A name inside another name or value is not the property.
+        let lookalike = encode([("XCLUSTER", "1"), (KEYS, "CLUSTER")]);
+        assert_eq!(get(&with(&lookalike, CLUSTER, "c"), CLUSTER), Some("c"));
+        assert_eq!(with(&lookalike, CLUSTER, "c").len(), lookalike.len() + 10);
+    }
 
     #[test]
     fn parses_like_java() {

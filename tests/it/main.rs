@@ -4,6 +4,7 @@ mod broker;
 mod broker_crash;
 mod broker_filter;
 mod broker_lenient;
+mod broker_reply;
 mod client;
 mod codec;
 mod filter;
