@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite: the crate's own tests, then the interop suites in which clients
 # nobody on this team wrote (the official Java client 4.9.x and 5.x, rocketmq-client-rust
-# 1.0.0) run unchanged against `apogee standalone`.
+# 1.0.0, the official Go client rocketmq-client-go/v2) run unchanged against
+# `apogee standalone`.
 #
 #   scripts/test-all.sh              # everything
 #   SKIP_INTEROP=1 scripts/test-all.sh   # the crate's tests only
@@ -42,4 +43,9 @@ INTEROP_PROFILES=rocketmq-5 APOGEE_BROKER_CONF=$pool_conf interop/java/run.sh
 if [[ -x interop/rust-client/run.sh ]]; then
     echo "== interop: rocketmq-client-rust"
     interop/rust-client/run.sh
+fi
+
+if [[ -x interop/go/run.sh ]]; then
+    echo "== interop: Go client"
+    interop/go/run.sh
 fi

@@ -121,7 +121,7 @@ echo "rust-interop: $(grep -m1 '^apogee standalone:' "$BROKER_LOG")" >&2
 if [[ -n ${INTEROP_WIRETAP:-} ]]; then
     tap_ns=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     rm -f "$LOGS/wiretap.log"
-    python3 "$HERE/wiretap.py" "127.0.0.1:$tap_ns=$NAMESRV" "127.0.0.2:$port=127.0.0.1:$port" \
+    python3 "$HERE/../wiretap.py" "127.0.0.1:$tap_ns=$NAMESRV" "127.0.0.2:$port=127.0.0.1:$port" \
         --log "$LOGS/wiretap.log" >"$WORK/wiretap.out" 2>&1 &
     TAP_PID=$!
     for _ in $(seq 1 50); do grep -q ready "$WORK/wiretap.out" 2>/dev/null && break; sleep 0.1; done

@@ -214,6 +214,12 @@ async fn serve_connection<S: Service>(
     while let Some(next) = frames.next().await {
         let request = match next {
             Ok(cmd) => cmd,
+            // The peer reset the connection, or closed it in the middle of a frame: an end,
+            // not bad input.
+            Err(crate::protocol::WireError::Io(e)) => {
+                debug!(%peer, conn = id.0, error = %e, "connection ended by the peer");
+                break;
+            }
             Err(e) => {
                 warn!(%peer, error = %e, "closing connection: bad frame");
                 break;
