@@ -4,7 +4,8 @@
 //! connection handle of each client.
 //!
 //! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`], [`ConsumerIds`],
-//! [`MembersOn`], [`Subscribed`] and [`ConnectionOf`] from the broker service; its own 10 s tick for expiry
+//! [`MembersOn`], [`Subscribed`], [`ConnectionOf`] from the broker service and
+//! [`ProducerConnection`] from the transaction checker; its own 10 s tick for expiry
 //! (120 s without heartbeat).
 //!
 //! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
@@ -159,6 +160,7 @@ impl Handler<Heartbeat> for ClientManager {
 #[rtype(result = "()")]
 pub struct Unregister {
     pub client_id: String,
+    pub producer_group: Option<String>,
     pub consumer_group: Option<String>,
 }
 
@@ -166,6 +168,13 @@ impl Handler<Unregister> for ClientManager {
     type Result = ();
     fn handle(&mut self, msg: Unregister, ctx: &mut Context<Self>) {
         super::guard(self, ctx, |this, _| {
+            // As the Java broker: each group named is left; naming none leaves them all.
+            if let Some(group) = &msg.producer_group {
+                this.table.unregister_producer(&msg.client_id, group);
+            }
+            if msg.producer_group.is_some() && msg.consumer_group.is_none() {
+                return;
+            }
             let effects = this
                 .table
                 .unregister(&msg.client_id, msg.consumer_group.as_deref());
@@ -255,6 +264,19 @@ impl Handler<ConnectionOf> for ClientManager {
     type Result = MessageResult<ConnectionOf>;
     fn handle(&mut self, msg: ConnectionOf, _: &mut Context<Self>) -> Self::Result {
         let conn = self.table.conn_of(&msg.0);
+        MessageResult(conn.and_then(|id| self.conns.get(&id).cloned()))
+    }
+}
+
+/// The connection of one live producer of a group (where a transaction check goes).
+#[derive(Message)]
+#[rtype(result = "Option<Connection>")]
+pub struct ProducerConnection(pub String);
+
+impl Handler<ProducerConnection> for ClientManager {
+    type Result = MessageResult<ProducerConnection>;
+    fn handle(&mut self, msg: ProducerConnection, _: &mut Context<Self>) -> Self::Result {
+        let conn = self.table.producer_conn(&msg.0);
         MessageResult(conn.and_then(|id| self.conns.get(&id).cloned()))
     }
 }

@@ -14,6 +14,7 @@ pub mod reput;
 pub mod route_table;
 pub mod subscription_groups;
 pub mod topic_config;
+pub mod txn_checker;
 
 use std::future::Future;
 use std::pin::Pin;

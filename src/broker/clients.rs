@@ -55,6 +55,10 @@ impl Group {
 pub struct ClientTable {
     clients: HashMap<String, Client>,
     groups: BTreeMap<String, Group>,
+    /// Producer group → the clients that heartbeat as its producers.
+    producers: BTreeMap<String, BTreeSet<String>>,
+    /// Turns through a group's producers, one per question (transaction checks).
+    next_producer: usize,
 }
 
 impl ClientTable {
@@ -76,6 +80,12 @@ impl ClientTable {
             });
         client.conn = conn;
         client.last_seen = now;
+        for producer in &data.producer_data_set {
+            self.producers
+                .entry(producer.group_name.clone())
+                .or_default()
+                .insert(data.client_id.clone());
+        }
         let mut subscriptions_changed = false;
         for consumer in data.consumer_data_set {
             let name = consumer.group_name.clone();
@@ -114,6 +124,10 @@ impl ClientTable {
         };
         if only_group.is_none() {
             self.clients.remove(client_id);
+            self.producers.retain(|_, ids| {
+                ids.remove(client_id);
+                !ids.is_empty()
+            });
         }
         let mut effects = Vec::new();
         for name in groups {
@@ -159,6 +173,31 @@ impl ClientTable {
         gone.iter()
             .flat_map(|id| self.unregister(id, None))
             .collect()
+    }
+
+    /// UNREGISTER_CLIENT of a producer group.
+    pub fn unregister_producer(&mut self, client_id: &str, group: &str) {
+        if let Some(ids) = self.producers.get_mut(group) {
+            ids.remove(client_id);
+            if ids.is_empty() {
+                self.producers.remove(group);
+            }
+        }
+    }
+
+    /// The connection of one live producer of `group`, taking its producers in turn (Java's
+    /// `ProducerManager.getAvailableChannel`).
+    pub fn producer_conn(&mut self, group: &str) -> Option<ConnId> {
+        let ids = self.producers.get(group)?;
+        let live: Vec<ConnId> = ids
+            .iter()
+            .filter_map(|id| self.clients.get(id).map(|c| c.conn))
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        self.next_producer = self.next_producer.wrapping_add(1);
+        Some(live[self.next_producer % live.len()])
     }
 
     /// Client ids of a consumer group, sorted.

@@ -59,6 +59,15 @@ pub struct BrokerConfig {
     pub store_reply_message_enable: bool,
     pub default_topic_queue_nums: i32,
     pub region_id: String,
+    /// Transactional messages: the first check-back of an undecided half comes this long
+    /// after it was stored (`transactionTimeOut`, ms), later ones every
+    /// `transactionCheckInterval` (ms); after `transactionCheckMax` checks the half is
+    /// discarded into `TRANS_CHECK_MAX_TIME_TOPIC`. `rejectTransactionMessage` refuses
+    /// half messages.
+    pub transaction_timeout_ms: i64,
+    pub transaction_check_interval_ms: i64,
+    pub transaction_check_max: u32,
+    pub reject_transaction_message: bool,
     /// Queue writers on a thread of their own (`true`), or on the thread that serves
     /// requests (`false`, the default). Inline saves two thread hops per send: on a 2-core
     /// machine shared with clients, 64 sync senders go from ~58k to ~70k msg/s
@@ -90,6 +99,10 @@ impl BrokerConfig {
             store_reply_message_enable: true,
             default_topic_queue_nums: 8,
             region_id: "DefaultRegion".into(),
+            transaction_timeout_ms: 6_000,
+            transaction_check_interval_ms: 30_000,
+            transaction_check_max: 15,
+            reject_transaction_message: false,
             dedicated_store_threads: false,
             send_queue_capacity: 10_000,
             store: StoreConfig::new(store_root),
@@ -190,6 +203,10 @@ impl BrokerConfig {
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse(value)?,
             "enablePropertyFilter" => self.enable_property_filter = parse(value)?,
             "storeReplyMessageEnable" => self.store_reply_message_enable = parse(value)?,
+            "transactionTimeOut" => self.transaction_timeout_ms = parse(value)?,
+            "transactionCheckInterval" => self.transaction_check_interval_ms = parse(value)?,
+            "transactionCheckMax" => self.transaction_check_max = parse(value)?,
+            "rejectTransactionMessage" => self.reject_transaction_message = parse(value)?,
             "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(value)?,
             "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
                 self.store.commit_log_file_size = parse(value)?

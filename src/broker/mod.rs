@@ -18,6 +18,8 @@ pub mod reply;
 pub mod retry;
 pub mod service;
 pub mod sync_waits;
+pub mod transaction;
+pub mod txn;
 pub mod writers;
 
 use std::net::SocketAddr;
@@ -38,6 +40,7 @@ use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::{self, Reput};
 use crate::actors::subscription_groups::{self, SubscriptionGroupConfigs};
 use crate::actors::topic_config::{self, TopicConfigs, TopicSettings};
+use crate::actors::txn_checker::{self, CheckerSettings, TxnChecker};
 use crate::actors::{self, ConfigWriter, Persist};
 use crate::remoting::server::{self, ServerConfig, ServerHandle};
 use crate::store::{self, Store, StoreError};
@@ -65,6 +68,7 @@ pub struct Broker {
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
     delays: Addr<DelayScheduler>,
+    txn_checker: Addr<TxnChecker>,
     /// The config files' writers (topics, consumer offsets, delay offsets, subscription
     /// groups).
     config_files: Vec<ConfigWriter>,
@@ -91,6 +95,7 @@ impl Broker {
         self.server.stop();
         let _ = self.offsets.send(Persist).await;
         let _ = self.delays.send(Persist).await;
+        let _ = self.txn_checker.send(Persist).await;
         let files = self.config_files;
         let written = actix_rt::task::spawn_blocking(move || {
             for file in &files {
@@ -137,6 +142,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         store::config::CONSUMER_OFFSETS,
         store::config::DELAY_OFFSETS,
         store::config::SUBSCRIPTION_GROUPS,
+        txn_checker::STATE_FILE,
     ]
     .into_iter()
     .map(|name| ConfigWriter::new(config_dir.join(name)))
@@ -206,6 +212,24 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         delay_scheduler::MAILBOX,
         DelayScheduler::new(delay_store, delay_writers, delay_file),
     );
+    let (checker_store, checker_writers) = (Arc::clone(&store), Rc::clone(&writers));
+    let txn_checker = actors::supervise(
+        txn_checker::MAILBOX,
+        TxnChecker::new(
+            checker_store,
+            checker_writers,
+            clients.clone(),
+            topic_actor.clone(),
+            config_files[4].clone(),
+            CheckerSettings {
+                timeout_ms: config.transaction_timeout_ms,
+                check_interval_ms: config.transaction_check_interval_ms,
+                check_max: config.transaction_check_max,
+                broker_name: config.broker_name.clone(),
+                store_host: advertised,
+            },
+        ),
+    );
     let service = BrokerService::new(Parts {
         config: Arc::new(config),
         store: Arc::clone(&store),
@@ -213,6 +237,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         topics,
         topic_actor,
         subscription_groups,
+        txn_checker: txn_checker.clone(),
         subscriptions,
         clients,
         offsets: offsets.clone(),
@@ -242,6 +267,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         registrar,
         offsets,
         delays,
+        txn_checker,
         config_files,
         store_home,
         arbiters,

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::pull::{self, MessageFilter, Pulled, SubscriptionFilter};
 use super::retry;
+use super::transaction;
 use super::writers::{AppendFailure, Writers};
 use super::BrokerConfig;
 use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
@@ -50,6 +51,8 @@ pub struct Parts {
     pub topics: TopicView,
     pub topic_actor: Addr<TopicConfigs>,
     pub subscription_groups: Addr<SubscriptionGroupConfigs>,
+    /// Decides halves once; checks back the undecided.
+    pub txn_checker: Addr<crate::actors::txn_checker::TxnChecker>,
     pub subscriptions: SubscriptionView,
     pub clients: Addr<ClientManager>,
     pub offsets: Addr<ConsumerOffsets>,
@@ -113,6 +116,7 @@ impl BrokerService {
             RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
             RequestCode::CONSUMER_SEND_MSG_BACK => self.send_back(&req).await,
             RequestCode::LOCK_BATCH_MQ => self.lock_batch(&req).await,
+            RequestCode::END_TRANSACTION => self.end_transaction(&req).await,
             RequestCode::UNLOCK_BATCH_MQ => self.unlock_batch(&req),
             _ => error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
@@ -294,8 +298,29 @@ impl BrokerService {
                 }
             }
         }
-        // A delayed message waits in the schedule topic.
-        if !header.batch && message::sys_flag::transaction_type(header.sys_flag) == 0 {
+        // The queue the answer names (a half's is its real one).
+        let answered_queue_id = queue_id;
+        // A transactional message waits as a half until END_TRANSACTION decides.
+        let half = !header.batch
+            && transaction::is_half(&messages[0].properties)
+            && !(header.reconsume_times > 0
+                && properties::get(&messages[0].properties, properties::DELAY).is_some());
+        if half {
+            if p.config.reject_transaction_message {
+                return error(
+                    ResponseCode::NO_PERMISSION,
+                    format!(
+                        "the broker[{}] sending transaction message is forbidden",
+                        p.store_host.ip()
+                    ),
+                );
+            }
+            transaction::into_half(&mut messages[0], &topic_name, queue_id);
+            let half_queue = transaction::half_queue();
+            topic_name = half_queue.topic;
+            queue_id = half_queue.queue_id;
+        } else if !header.batch && message::sys_flag::transaction_type(header.sys_flag) == 0 {
+            // A delayed message waits in the schedule topic.
             let max_level = p.store.config().delay_levels.len() as i32;
             if let Some((level_queue, props)) =
                 retry::schedule(&topic_name, queue_id, &messages[0].properties, max_level)
@@ -337,7 +362,10 @@ impl BrokerService {
         ext.append("MSG_REGION", &p.config.region_id);
         ext.append("TRACE_ON", "true");
         ext.append("msgId", &msg_id);
-        ext.append("queueId", &queue_id.to_string());
+        ext.append(
+            "queueId",
+            &if half { answered_queue_id } else { queue_id }.to_string(),
+        );
         ext.append("queueOffset", &appended.first_queue_offset.to_string());
         if !transaction_ids.is_empty() {
             ext.append("transactionId", &transaction_ids.join(","));
@@ -560,6 +588,7 @@ impl BrokerService {
         let header: UnregisterClientRequest = req.header()?;
         self.parts.clients.do_send(client_manager::Unregister {
             client_id: header.client_id,
+            producer_group: header.producer_group,
             consumer_group: header.consumer_group,
         });
         Ok(ok())
@@ -741,7 +770,7 @@ fn pull_response(pulled: Pulled) -> RemotingCommand {
         .with_body(pulled.body)
 }
 
-fn append_failure(failure: AppendFailure) -> RemotingCommand {
+pub(super) fn append_failure(failure: AppendFailure) -> RemotingCommand {
     match failure {
         AppendFailure::Busy => RemotingCommand::error(
             ResponseCode::SYSTEM_BUSY,

@@ -28,6 +28,11 @@ pub const CLUSTER: &str = "CLUSTER";
 pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
 pub const CORRELATION_ID: &str = "CORRELATION_ID";
 pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
+pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+pub const TRANSACTION_PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
+pub const TRANSACTION_CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+/// The transaction id a half carries (`TransactionalMessageUtil.TRANSACTION_ID`).
+pub const TRANSACTION_ID: &str = "__transactionId__";
 
 /// Iterates the (name, value) pairs of a properties string, in order, duplicates included.
 pub fn iter(properties: &str) -> impl Iterator<Item = (&str, &str)> {

@@ -5,6 +5,7 @@ mod broker_crash;
 mod broker_filter;
 mod broker_lenient;
 mod broker_reply;
+mod broker_transaction;
 mod client;
 mod codec;
 mod filter;

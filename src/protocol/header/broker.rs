@@ -220,6 +220,43 @@ pub struct ConsumerGroupRequest {
     pub consumer_group: String,
 }
 
+/// END_TRANSACTION request (`EndTransactionRequestHeader`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndTransactionRequest {
+    pub producer_group: String,
+    pub tran_state_table_offset: i64,
+    pub commit_log_offset: i64,
+    /// `sysFlag`'s transaction bits: 8 commit, 12 rollback, 0 unknown.
+    pub commit_or_rollback: i32,
+    #[serde(default)]
+    pub from_transaction_check: bool,
+    #[serde(default)]
+    pub msg_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+}
+
+/// CHECK_TRANSACTION_STATE request, broker to producer (`CheckTransactionStateRequestHeader`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckTransactionStateRequest {
+    /// 5.x: the real topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub tran_state_table_offset: i64,
+    pub commit_log_offset: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_msg_id: Option<String>,
+    /// 5.x: the broker's name.
+    #[serde(default, rename = "bname", skip_serializing_if = "Option::is_none")]
+    pub broker_name: Option<String>,
+}
+
 /// UNREGISTER_CLIENT request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
