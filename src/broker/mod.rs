@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod clients;
 pub mod config;
+pub mod consumers;
 pub mod hold;
 pub mod locks;
 pub mod pull;
