@@ -14,11 +14,14 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ClientError;
+use super::message::MessageExt;
 use super::message::UniqueIds;
 use super::ClientConfig;
 use crate::protocol::body::client::{ConsumerData, HeartbeatData, ProducerData};
 use crate::protocol::body::{BrokerData, TopicRouteData};
-use crate::protocol::header::broker::{ConsumerGroupRequest, UnregisterClientRequest};
+use crate::protocol::header::broker::{
+    CheckTransactionStateRequest, ConsumerGroupRequest, UnregisterClientRequest,
+};
 use crate::protocol::header::namesrv::RouteByTopicRequest;
 use crate::protocol::{fastjson, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::client::RemotingClient;
@@ -39,7 +42,21 @@ pub struct Instance {
     producer_groups: Mutex<BTreeSet<String>>,
     consumers: Mutex<BTreeMap<String, ConsumerData>>,
     rebalance_wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Producer group → who answers a broker's transaction check-back.
+    transaction_checkers: Mutex<HashMap<String, TransactionChecker>>,
     pub(crate) shutdown: CancellationToken,
+}
+
+/// Answers a CHECK_TRANSACTION_STATE: the connection it came on, its header, the message.
+#[derive(Clone)]
+pub(crate) struct TransactionChecker(
+    pub Arc<dyn Fn(RemotingClient, CheckTransactionStateRequest, MessageExt) + Send + Sync>,
+);
+
+impl std::fmt::Debug for TransactionChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransactionChecker")
+    }
 }
 
 impl Instance {
@@ -68,6 +85,7 @@ impl Instance {
             producer_groups: Mutex::default(),
             consumers: Mutex::default(),
             rebalance_wakers: Mutex::default(),
+            transaction_checkers: Mutex::default(),
             shutdown: CancellationToken::new(),
             config,
         });
@@ -137,6 +155,10 @@ impl Instance {
         table.insert(addr.to_owned(), client.clone());
         drop(table);
         tokio::spawn(Arc::clone(self).serve_inbound(client.clone(), inbound));
+        // A broker we just connected to learns of our groups at once, not at the next
+        // heartbeat (up to 30 s): it may have to ask us (transaction checks, replies).
+        let (this, first) = (Arc::clone(self), client.clone());
+        tokio::spawn(async move { this.heartbeat_on(&first).await });
         Ok(client)
     }
 
@@ -252,6 +274,11 @@ impl Instance {
         lock(&self.producer_groups).insert(group.to_owned());
     }
 
+    /// Who answers check-backs for the halves of `group`.
+    pub(crate) fn set_transaction_checker(&self, group: &str, checker: TransactionChecker) {
+        lock(&self.transaction_checkers).insert(group.to_owned(), checker);
+    }
+
     /// Registers (or replaces) a consumer group's heartbeat data; returns the group's
     /// rebalance waker.
     pub(crate) fn set_consumer(&self, data: ConsumerData) -> Arc<Notify> {
@@ -261,6 +288,19 @@ impl Instance {
     }
 
     /// HEART_BEAT to every master we know (from cached routes).
+    /// HEART_BEAT on one connection, if we have any group to tell of.
+    async fn heartbeat_on(&self, client: &RemotingClient) {
+        let empty = lock(&self.producer_groups).is_empty() && lock(&self.consumers).is_empty();
+        if empty {
+            return;
+        }
+        let request =
+            RemotingCommand::request(RequestCode::HEART_BEAT).with_body(self.heartbeat_body());
+        if let Err(e) = client.invoke(request, self.config.request_timeout).await {
+            tracing::debug!(error = %e, "first heartbeat failed");
+        }
+    }
+
     pub async fn heartbeat_all(self: &Arc<Self>) {
         let body = self.heartbeat_body();
         for addr in self.master_addrs() {
@@ -334,6 +374,7 @@ impl Instance {
                         w.notify_one();
                     }
                 }
+                RequestCode::CHECK_TRANSACTION_STATE => self.check_transaction(&client, &request),
                 code if !request.is_oneway() => {
                     let response = RemotingCommand::error(
                         ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
@@ -343,6 +384,39 @@ impl Instance {
                     let _ = client.respond(response).await;
                 }
                 _ => {}
+            }
+        }
+    }
+}
+
+impl Instance {
+    /// A broker asks how the local transaction of a half ended: the listener of the half's
+    /// producer group (`PGROUP`) answers.
+    fn check_transaction(&self, client: &RemotingClient, request: &RemotingCommand) {
+        let header: CheckTransactionStateRequest = match request.header() {
+            Ok(header) => header,
+            Err(e) => {
+                tracing::warn!(error = %e, "bad transaction check header");
+                return;
+            }
+        };
+        let broker_name = header.broker_name.clone().unwrap_or_default();
+        let message = match MessageExt::decode_all(&request.body, &broker_name) {
+            Ok(mut all) if all.len() == 1 => all.remove(0),
+            _ => {
+                tracing::warn!("bad transaction check body");
+                return;
+            }
+        };
+        let group = message
+            .property(crate::protocol::properties::PRODUCER_GROUP)
+            .unwrap_or_default()
+            .to_owned();
+        let checker = lock(&self.transaction_checkers).get(&group).cloned();
+        match checker {
+            Some(checker) => (checker.0)(client.clone(), header, message),
+            None => {
+                tracing::warn!(%group, "transaction check for a group without a transaction producer")
             }
         }
     }

@@ -65,6 +65,12 @@ impl Message {
         self
     }
 
+    /// Removes a property; its value, if it had one.
+    pub fn remove_property(&mut self, name: &str) -> Option<String> {
+        let at = self.properties.iter().position(|(n, _)| n == name)?;
+        Some(self.properties.remove(at).1)
+    }
+
     pub fn set_property(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let (name, value) = (name.into(), value.into());
         match self.properties.iter_mut().find(|(n, _)| *n == name) {

@@ -19,6 +19,7 @@ mod fault;
 pub mod instance;
 mod message;
 mod producer;
+pub mod transaction;
 
 pub use crate::protocol::body::client::MessageQueue;
 pub use config::ClientConfig;
@@ -28,3 +29,6 @@ pub use consumer::{ConsumeFromWhere, ConsumeStatus, ConsumerConfig, MessageModel
 pub use error::ClientError;
 pub use message::{Message, MessageExt};
 pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
+pub use transaction::{
+    LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
+};

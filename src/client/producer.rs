@@ -131,6 +131,18 @@ impl Producer {
         &self.inner.instance
     }
 
+    /// The producer group.
+    pub fn group(&self) -> &str {
+        &self.inner.config.group
+    }
+
+    /// Sends one message as a transaction's half (sys flag TRANSACTION_PREPARED).
+    pub(crate) async fn send_half(&self, msg: Message) -> Result<SendResult, ClientError> {
+        let mut prepared = self.inner.prepare(vec![msg])?;
+        prepared.sys_flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
+        self.inner.send_prepared(prepared, Target::RoundRobin).await
+    }
+
     /// Sends and waits for the broker's answer, retrying on another broker on failure.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
         self.inner.send(vec![msg], Target::RoundRobin).await

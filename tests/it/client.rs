@@ -528,3 +528,76 @@ async fn rebalance_as_consumers_join_and_leave_loses_nothing() {
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[actix_rt::test]
+async fn a_transaction_producer_commits_rolls_back_and_answers_checks() {
+    use apogee::client::{
+        LocalTransactionState, SendResult, TransactionListener, TransactionProducer,
+    };
+    struct Listener(Arc<Mutex<Vec<String>>>);
+    impl TransactionListener for Listener {
+        fn execute_local(&self, m: &Message, _: &SendResult) -> LocalTransactionState {
+            match m.keys() {
+                Some(k) if k.starts_with("commit") => LocalTransactionState::Commit,
+                Some(k) if k.starts_with("rollback") => LocalTransactionState::Rollback,
+                _ => LocalTransactionState::Unknown,
+            }
+        }
+        fn check_local(&self, m: &MessageExt) -> LocalTransactionState {
+            let key = m.keys().unwrap_or_default().to_owned();
+            self.0.lock().unwrap().push(key.clone());
+            if key.starts_with("unknown-commit") {
+                LocalTransactionState::Commit
+            } else {
+                LocalTransactionState::Rollback
+            }
+        }
+    }
+    let dir = temp_dir("client-txn");
+    let (namesrv, broker) = start_with(&dir, FlushMode::Async, |c| {
+        c.transaction_timeout_ms = 500;
+        c.transaction_check_interval_ms = 500;
+    })
+    .await;
+    let checked = Arc::new(Mutex::new(Vec::new()));
+    let producer = TransactionProducer::start(
+        client(namesrv.local_addr()),
+        ProducerConfig::new("txpg"),
+        Listener(Arc::clone(&checked)),
+    )
+    .await
+    .unwrap();
+    for kind in ["commit", "rollback", "unknown-commit", "unknown-rollback"] {
+        for i in 0..5 {
+            let key = format!("{kind}-{i}");
+            let msg = Message::new("TxnClient", key.clone()).with_keys([key]);
+            let r = producer.send_in_transaction(msg).await.unwrap();
+            assert_eq!(r.send.status, SendStatus::SendOk);
+        }
+    }
+    let seen: Seen = Arc::default();
+    let consumer = PushConsumer::builder(client(namesrv.local_addr()), consumer_config("txcg"))
+        .subscribe("TxnClient", "*")
+        .listen(collector(&seen))
+        .start()
+        .await
+        .unwrap();
+    let want: BTreeSet<String> = ["commit", "unknown-commit"]
+        .iter()
+        .flat_map(|k| (0..5).map(move |i| format!("{k}-{i}")))
+        .collect();
+    wait_until("the committed messages", Duration::from_secs(30), || {
+        bodies(&seen).len() >= want.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(bodies(&seen), want);
+    assert_eq!(seen.lock().unwrap().len(), want.len(), "no duplicates");
+    let asked: BTreeSet<String> = checked.lock().unwrap().iter().cloned().collect();
+    assert!(asked.iter().all(|k| k.starts_with("unknown")), "{asked:?}");
+    assert_eq!(asked.len(), 10, "every unknown one was checked: {asked:?}");
+    consumer.shutdown().await;
+    producer.shutdown().await;
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
