@@ -15,7 +15,8 @@
 #   P1 sync sends, 64 senders, async flush          P2 batches of 32, 16 senders, async flush
 #   P3 sync sends, 64 senders, SYNC_FLUSH           P4 end-to-end at 20 000 msg/s (p99)
 #   P5 sync sends over 64 and over 1024 topics      P6 broker RSS idle / after 5 GiB sent
-#   P7 process start -> first send accepted
+#   P7 process start -> first send accepted          P8 transactional sync sends (half +
+#                                                       commit), 64 senders, async flush
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -144,6 +145,7 @@ bench_args() {
         P3) echo "produce -w 64 -s 1024 --sync-flush $common" ;;
         P4) echo "e2e -w 64 -s 1024 --rate 20000 $common" ;;
         P5) echo "produce -w 64 -s 1024 --topics $variant $common" ;;
+        P8) echo "produce -w 64 -s 1024 --transaction commit $common" ;;
     esac
 }
 

@@ -24,8 +24,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use crate::client::{
-    ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, Message, MessageExt, Producer,
-    ProducerConfig, PushConsumer,
+    ClientConfig, ConsumeFromWhere, ConsumeStatus, ConsumerConfig, LocalTransactionState, Message,
+    MessageExt, Producer, ProducerConfig, PushConsumer, TransactionListener, TransactionProducer,
 };
 use stats::{Meter, Reporter, Summary};
 
@@ -116,8 +116,43 @@ pub struct ProduceArgs {
     /// Delay level of every message.
     #[arg(long)]
     pub delay_level: Option<i32>,
+    /// Send every message in a transaction (a half, then END_TRANSACTION): the local
+    /// transaction commits, rolls back, or stays unknown (the broker's check-backs are
+    /// answered unknown too, so the halves pile up for the checker).
+    #[arg(long, value_enum, conflicts_with_all = ["oneway", "batch"])]
+    pub transaction: Option<TxnOutcome>,
     #[arg(long, default_value = "benchmark_producer")]
     pub group: String,
+}
+
+/// The outcome of every local transaction of `--transaction`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    Commit,
+    Rollback,
+    Unknown,
+}
+
+impl TxnOutcome {
+    fn state(self) -> LocalTransactionState {
+        match self {
+            Self::Commit => LocalTransactionState::Commit,
+            Self::Rollback => LocalTransactionState::Rollback,
+            Self::Unknown => LocalTransactionState::Unknown,
+        }
+    }
+}
+
+/// Answers every local transaction and check-back with one outcome.
+struct FixedOutcome(LocalTransactionState);
+
+impl TransactionListener for FixedOutcome {
+    fn execute_local(&self, _: &Message, _: &crate::client::SendResult) -> LocalTransactionState {
+        self.0
+    }
+    fn check_local(&self, _: &MessageExt) -> LocalTransactionState {
+        self.0
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -242,7 +277,7 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
         mode,
         &common,
         &format!(
-            ", {} senders, {} B x {}{}{}{}",
+            ", {} senders, {} B x {}{}{}{}{}",
             args.senders,
             args.size,
             args.batch,
@@ -253,13 +288,30 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
             },
             if args.oneway { ", oneway" } else { "" },
             args.rate.map_or(String::new(), |r| format!(", rate {r}/s")),
+            args.transaction
+                .map_or(String::new(), |t| format!(", in transactions ({t:?})")),
         ),
     );
     let mut pc = ProducerConfig::new(&args.group);
     pc.default_topic_queue_nums = common.queues;
-    let producer = Producer::start(ClientConfig::new(&common.namesrv), pc)
-        .await
-        .context("connecting to the name server")?;
+    let (producer, transactional) = match args.transaction {
+        Some(outcome) => {
+            let t = TransactionProducer::start(
+                ClientConfig::new(&common.namesrv),
+                pc,
+                FixedOutcome(outcome.state()),
+            )
+            .await
+            .context("connecting to the name server")?;
+            (t.producer().clone(), Some(t))
+        }
+        None => (
+            Producer::start(ClientConfig::new(&common.namesrv), pc)
+                .await
+                .context("connecting to the name server")?,
+            None,
+        ),
+    };
     if !common.no_create {
         admin::create_topics(producer.instance(), &topics, common.queues).await?;
     }
@@ -294,6 +346,7 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
             Arc::clone(&sent),
         );
         let (topics, filler, args) = (topics.clone(), filler.clone(), args.clone());
+        let transactional = transactional.clone();
         workers.push(tokio::spawn(async move {
             let recorder = meter.recorder();
             let started = tokio::time::Instant::now() + Duration::from_micros(w as u64 * 37);
@@ -329,10 +382,15 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
                 let n = msgs.len() as u64;
                 let bytes = n * args.size as u64;
                 let producer = producer.clone();
+                let transactional = transactional.clone();
                 let send = async move {
                     let t = Instant::now();
                     let mut msgs = msgs;
                     let r = match msgs.pop() {
+                        Some(m) if transactional.is_some() => match &transactional {
+                            Some(t) => t.send_in_transaction(m).await.map(drop),
+                            None => Ok(()),
+                        },
                         Some(m) if msgs.is_empty() && args.oneway => producer.send_oneway(m).await,
                         Some(m) if msgs.is_empty() => producer.send(m).await.map(drop),
                         Some(m) => {

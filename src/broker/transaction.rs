@@ -251,10 +251,18 @@ impl BrokerService {
             .append(op_queue(), vec![op_message(offset, p.store_host)], false)
             .await
         {
-            Ok(appended) => p.txn_checker.do_send(Confirm {
-                offset,
-                op_offset: appended.first_queue_offset,
-            }),
+            Ok(appended) => {
+                p.txn_checker.do_send(Confirm {
+                    offset,
+                    op_offset: appended.first_queue_offset,
+                });
+                // Under SYNC_FLUSH the answer means durable: the op record is written after
+                // the committed message, so its flush covers both.
+                if let Err(e) = p.sync_waits.durable(appended.end).await {
+                    tracing::warn!(offset, error = %e, "decision written, not flushed in time");
+                    return error(ResponseCode::FLUSH_DISK_TIMEOUT, "");
+                }
+            }
             Err(failure) => {
                 // Committed but not recorded: the check-back will ask again, and a second
                 // commit is then stored twice (at least once, as the Java broker).

@@ -25,11 +25,16 @@ struct Standalone {
 }
 
 fn start(dir: &Path) -> Standalone {
+    start_with_conf(dir, "")
+}
+
+/// `apogee standalone` under SYNC_FLUSH with these extra broker.conf lines.
+fn start_with_conf(dir: &Path, extra: &str) -> Standalone {
     let conf = dir.join("broker.conf");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         &conf,
-        "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=8388608\n",
+        format!("flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=8388608\n{extra}"),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_apogee"))
@@ -179,5 +184,78 @@ async fn sync_flush_broker_survives_kill_9_without_losing_acknowledged_sends() {
         "{} acknowledged sends survived 5 kill -9 cycles",
         acked.lock().unwrap().len()
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn transaction_decisions_survive_kill_9() {
+    use super::broker_transaction::{
+        end, half, max_offset, next_check, offsets, producer, wait_for,
+    };
+    use apogee::protocol::header::broker::CheckTransactionStateRequest;
+    use apogee::protocol::message::sys_flag::{TRANSACTION_COMMIT_TYPE, TRANSACTION_ROLLBACK_TYPE};
+    const CONF: &str = "transactionTimeOut=300\ntransactionCheckInterval=300\n";
+    let dir = temp_dir("broker-txn-kill");
+    let mut standalone = start_with_conf(&dir, CONF);
+    let (client, inbound) = producer(standalone.broker, "p1@1").await;
+    let r = client
+        .invoke(send_request("Txn", 0, "plain", "t"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    let mut halves = Vec::new();
+    for i in 0..10 {
+        let sent = client
+            .invoke(half(&format!("h{i}")), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(sent.response_code(), ResponseCode::SUCCESS);
+        halves.push(offsets(&sent));
+    }
+    // 0-4 committed, 5-7 rolled back (answered: durable under SYNC_FLUSH), 8 and 9 open.
+    for (i, h) in halves.iter().enumerate().take(8) {
+        let state = if i < 5 {
+            TRANSACTION_COMMIT_TYPE
+        } else {
+            TRANSACTION_ROLLBACK_TYPE
+        };
+        let r = client
+            .invoke(end("txp", *h, state, false), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
+    }
+    standalone.child.kill().unwrap(); // SIGKILL, before the checker's state file is written
+    standalone.child.wait().unwrap();
+    drop((client, inbound));
+
+    let mut restarted = start_with_conf(&dir, CONF);
+    let (client, mut inbound) = producer(restarted.broker, "p2@1").await;
+    // Only the open halves are asked about; the decided ones were replayed from the op queue.
+    let mut asked = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        let Ok(check) =
+            tokio::time::timeout(Duration::from_millis(500), next_check(&mut inbound)).await
+        else {
+            continue;
+        };
+        let header: CheckTransactionStateRequest = check.header().unwrap();
+        asked.insert((header.tran_state_table_offset, header.commit_log_offset));
+    }
+    assert_eq!(asked, [halves[8], halves[9]].into_iter().collect());
+    for h in [halves[8], halves[9], halves[0]] {
+        let r = client
+            .invoke(end("txp", h, TRANSACTION_COMMIT_TYPE, true), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    }
+    // 1 plain + 5 committed before the crash + 2 from the checks; h0's second commit ignored.
+    wait_for(&client, "Txn", 8).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(max_offset(&client, "Txn").await, 8);
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -29,7 +29,7 @@ fn tune(c: &mut apogee::broker::BrokerConfig) {
 }
 
 /// A half for `Txn` queue 0, as the Java client sends it.
-fn half(body: &str) -> RemotingCommand {
+pub(super) fn half(body: &str) -> RemotingCommand {
     let mut cmd = send_request("Txn", 0, body, "t");
     let props = format!(
         "{}{}",
@@ -46,13 +46,13 @@ fn half(body: &str) -> RemotingCommand {
 }
 
 /// (half queue offset, commit-log offset) of a half's send result.
-fn offsets(sent: &RemotingCommand) -> (i64, i64) {
+pub(super) fn offsets(sent: &RemotingCommand) -> (i64, i64) {
     let id = sent.ext("msgId").unwrap();
     let physical = i64::from_str_radix(&id[id.len() - 16..], 16).unwrap();
     (sent.ext("queueOffset").unwrap().parse().unwrap(), physical)
 }
 
-fn end(
+pub(super) fn end(
     group: &str,
     (queue_offset, physical): (i64, i64),
     state: i32,
@@ -69,7 +69,7 @@ fn end(
     })
 }
 
-async fn max_offset(client: &RemotingClient, topic: &str) -> i64 {
+pub(super) async fn max_offset(client: &RemotingClient, topic: &str) -> i64 {
     let r = client
         .invoke(
             RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&TopicQueue {
@@ -84,7 +84,7 @@ async fn max_offset(client: &RemotingClient, topic: &str) -> i64 {
 }
 
 /// Waits until `topic` queue 0 holds `want` messages (the dispatcher runs after the write).
-async fn wait_for(client: &RemotingClient, topic: &str, want: i64) {
+pub(super) async fn wait_for(client: &RemotingClient, topic: &str, want: i64) {
     for _ in 0..250 {
         if max_offset(client, topic).await >= want {
             break;
@@ -94,7 +94,7 @@ async fn wait_for(client: &RemotingClient, topic: &str, want: i64) {
     assert_eq!(max_offset(client, topic).await, want, "{topic}");
 }
 
-async fn producer(
+pub(super) async fn producer(
     broker: std::net::SocketAddr,
     id: &str,
 ) -> (RemotingClient, tokio::sync::mpsc::Receiver<RemotingCommand>) {
@@ -119,7 +119,9 @@ async fn producer(
 }
 
 /// The next check-back on a producer's connection.
-async fn next_check(inbound: &mut tokio::sync::mpsc::Receiver<RemotingCommand>) -> RemotingCommand {
+pub(super) async fn next_check(
+    inbound: &mut tokio::sync::mpsc::Receiver<RemotingCommand>,
+) -> RemotingCommand {
     loop {
         let request = tokio::time::timeout(Duration::from_secs(10), inbound.recv())
             .await
