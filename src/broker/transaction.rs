@@ -309,3 +309,110 @@ fn check_prepared(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A half as the store holds it: at commit-log offset 4096, queue offset 7.
+    fn stored_half(immunity: Option<&str>) -> Vec<u8> {
+        let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
+        let mut message = OwnedMessage {
+            flag: 3,
+            body: Bytes::from_static(b"pay"),
+            properties: properties::encode([
+                (properties::UNIQ_KEY, "U1"),
+                (properties::PRODUCER_GROUP, "pg"),
+                (properties::TRANSACTION_PREPARED, "true"),
+            ]),
+            sys_flag: sys_flag::TRANSACTION_PREPARED_TYPE,
+            born_timestamp: 1_000,
+            born_host: host,
+            store_host: host,
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        };
+        if let Some(secs) = immunity {
+            message.properties = properties::with(
+                &message.properties,
+                properties::CHECK_IMMUNITY_TIME_IN_SECONDS,
+                secs,
+            );
+        }
+        into_half(&mut message, "Orders", 2);
+        let new = NewMessage {
+            topic: TRANS_HALF_TOPIC,
+            queue_id: 0,
+            flag: message.flag,
+            body: &message.body,
+            properties: &message.properties,
+            sys_flag: message.sys_flag,
+            born_timestamp: message.born_timestamp,
+            born_host: message.born_host,
+            store_host: message.store_host,
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        };
+        let mut out = Vec::new();
+        new.encode(7, &mut out).unwrap();
+        out[message::PHYSICAL_OFFSET_POS..message::PHYSICAL_OFFSET_POS + 8]
+            .copy_from_slice(&4096i64.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn a_half_keeps_its_real_queue_and_its_immunity() {
+        let bytes = stored_half(None);
+        let record = Record::decode(&bytes, true).unwrap();
+        assert_eq!(
+            record.sys_flag & sys_flag::TRANSACTION_MASK,
+            0,
+            "stored as not-a-transaction"
+        );
+        assert_eq!(real_queue(&record), Some(QueueKey::new("Orders", 2)));
+        assert_eq!(
+            properties::get(record.properties, properties::TRANSACTION_ID),
+            Some("U1")
+        );
+        let half = half_of(&record, 7, 6_000).unwrap();
+        assert_eq!(
+            (half.offset, half.physical_offset, half.immunity_ms),
+            (7, 4096, 6_000)
+        );
+        assert_eq!(half.group, "pg");
+        // CHECK_IMMUNITY_TIME_IN_SECONDS: honoured, never below transactionTimeOut.
+        for (secs, want) in [("60", 60_000), ("2", 6_000), ("x", 6_000)] {
+            let bytes = stored_half(Some(secs));
+            let record = Record::decode(&bytes, true).unwrap();
+            assert_eq!(
+                half_of(&record, 7, 6_000).unwrap().immunity_ms,
+                want,
+                "{secs}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_check_carries_the_message_as_the_producer_sent_it() {
+        let bytes = stored_half(None);
+        let record = Record::decode(&bytes, true).unwrap();
+        let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
+        let check = check_request(&record, host, "broker-a").unwrap();
+        assert!(check.is_oneway());
+        let header: CheckTransactionStateRequest = check.header().unwrap();
+        assert_eq!(
+            (header.tran_state_table_offset, header.commit_log_offset),
+            (7, 4096)
+        );
+        assert_eq!(header.msg_id.as_deref(), Some("U1"));
+        assert_eq!(header.topic.as_deref(), Some("Orders"));
+        assert_eq!(header.broker_name.as_deref(), Some("broker-a"));
+        let sent = Record::decode(&check.body, true).unwrap();
+        assert_eq!(
+            (sent.topic, sent.queue_id, sent.body),
+            ("Orders", 2, &b"pay"[..])
+        );
+        assert_eq!(sent.physical_offset, 4096);
+        assert_eq!(sent.queue_offset, 7);
+    }
+}
