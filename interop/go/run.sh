@@ -121,73 +121,16 @@ CONF=$WORK/broker.conf
     [[ -n ${APOGEE_BROKER_CONF:-} ]] && cat "$APOGEE_BROKER_CONF"
 } >"$CONF"
 
-# The broker control script (as interop/java/run.sh writes it): the tests run it (restart).
+# The broker control script (../broker-control.sh, as for the Java suite): the tests run
+# it (restart).
 {
     echo '#!/usr/bin/env bash'
     echo '# Written by interop/go/run.sh: restart-broker.sh [start|stop|restart] (default restart).'
-    echo '# Stops apogee (SIGINT, up to 15 s, then SIGKILL) and/or starts it on the same data'
-    echo '# directory, ports and broker.conf, appending to the same log, and waits for its ready line.'
-    echo 'set -euo pipefail'
-    printf 'BIN=%q\nDATA=%q\nLOG=%q\nPID_FILE=%q\nRUST_LOG=%q\nCONF=%q\n' \
-        "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}" "$CONF"
-    printf 'NAMESRV_PORT=%q\nBROKER_PORT=%q\n' "$NAMESRV_PORT" "$BROKER_PORT"
-    cat <<'SH'
-alive() { # not gone and not a zombie waiting for its parent
-    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-    local state
-    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null || true)
-    [[ $state != Z ]]
-}
-stop() {
-    local pid
-    pid=$(cat "$PID_FILE" 2>/dev/null || true)
-    alive "$pid" || return 0
-    kill -INT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        alive "$pid" || { echo "restart-broker: apogee $pid stopped"; return 0; }
-        sleep 0.1
-    done
-    echo "restart-broker: apogee $pid still running 15 s after SIGINT; SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
-    echo "restart-broker: apogee $pid survived SIGKILL" >&2
-    return 1
-}
-start() {
-    local pid before now ready=
-    before=$(grep -c "^apogee standalone: name server on" "$LOG" 2>/dev/null || true)
-    # stdout carries only the ready line, stderr the log; both go to the log file, and
-    # nothing stays attached to our caller's pipes.
-    RUST_LOG=$RUST_LOG NO_COLOR=1 "$BIN" standalone -c "$CONF" \
-        --data-dir "$DATA" \
-        --namesrv-listen "127.0.0.1:$NAMESRV_PORT" \
-        --broker-listen "127.0.0.1:$BROKER_PORT" \
-        </dev/null >>"$LOG" 2>&1 &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
-    for _ in $(seq 1 600); do
-        if ! alive "$pid"; then
-            echo "restart-broker: apogee exited before it was ready; its log:" >&2
-            tail -n 50 "$LOG" >&2
-            return 2
-        fi
-        now=$(grep -c "^apogee standalone: name server on" "$LOG" 2>/dev/null || true)
-        if ((${now:-0} > ${before:-0})); then
-            ready=$(grep "^apogee standalone: name server on" "$LOG" | tail -n 1)
-            break
-        fi
-        sleep 0.1
-    done
-    [[ -n $ready ]] || { echo "restart-broker: apogee not ready within 60 s" >&2; tail -n 50 "$LOG" >&2; return 2; }
-    echo "restart-broker: apogee $pid ready: $ready"
-}
-case ${1:-restart} in
-    start) start ;;
-    stop) stop ;;
-    restart) stop && start ;;
-    *) echo "usage: $0 [start|stop|restart]" >&2; exit 64 ;;
-esac
-SH
+    printf 'export BIN=%q DATA=%q LOG=%q PID_FILE=%q RUST_LOG=%q\n' \
+        "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}"
+    printf 'export NAMESRV_PORT=%q BROKER_PORT=%q APOGEE_BROKER_CONF=%q\n' \
+        "$NAMESRV_PORT" "$BROKER_PORT" "$CONF"
+    printf 'exec %q "$@"\n' "$HERE/../broker-control.sh"
 } >"$RESTART_CMD"
 chmod +x "$RESTART_CMD"
 

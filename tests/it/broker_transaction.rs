@@ -83,6 +83,11 @@ pub(super) async fn max_offset(client: &RemotingClient, topic: &str) -> i64 {
     r.ext("offset").unwrap().parse().unwrap()
 }
 
+/// A request answered.
+pub(super) async fn ask(client: &RemotingClient, request: RemotingCommand) -> RemotingCommand {
+    client.invoke(request, TIMEOUT).await.unwrap()
+}
+
 /// Waits until `topic` queue 0 holds `want` messages (the dispatcher runs after the write).
 pub(super) async fn wait_for(client: &RemotingClient, topic: &str, want: i64) {
     for _ in 0..250 {
@@ -147,7 +152,7 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
     wait_for(&client, "Txn", 1).await;
 
     // Commit: invisible until decided, then visible once, however often decided.
-    let sent = client.invoke(half("h1"), TIMEOUT).await.unwrap();
+    let sent = ask(&client, half("h1")).await;
     assert_eq!(
         sent.response_code(),
         ResponseCode::SUCCESS,
@@ -162,30 +167,24 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
         1,
         "a half is not on its topic"
     );
-    let r = client
-        .invoke(
-            end(GROUP, h1, sys_flag::TRANSACTION_COMMIT_TYPE, false),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h1, sys_flag::TRANSACTION_COMMIT_TYPE, false),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
     wait_for(&client, "Txn", 2).await;
-    let r = client
-        .invoke(
-            end(GROUP, h1, sys_flag::TRANSACTION_COMMIT_TYPE, true),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h1, sys_flag::TRANSACTION_COMMIT_TYPE, true),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
-    let r = client
-        .invoke(
-            end(GROUP, h1, sys_flag::TRANSACTION_ROLLBACK_TYPE, false),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h1, sys_flag::TRANSACTION_ROLLBACK_TYPE, false),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(max_offset(&client, "Txn").await, 2, "decided once");
@@ -219,64 +218,54 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
     assert_eq!(properties::get(&props, properties::REAL_TOPIC), Some("Txn"));
 
     // Rollback: never visible.
-    let sent = client.invoke(half("h2"), TIMEOUT).await.unwrap();
+    let sent = ask(&client, half("h2")).await;
     let h2 = offsets(&sent);
-    let r = client
-        .invoke(
-            end(GROUP, h2, sys_flag::TRANSACTION_ROLLBACK_TYPE, false),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h2, sys_flag::TRANSACTION_ROLLBACK_TYPE, false),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
 
     // Bad decisions: the Java broker's answers, nothing changed.
-    let r = client
-        .invoke(
-            end("other", h2, sys_flag::TRANSACTION_COMMIT_TYPE, false),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end("other", h2, sys_flag::TRANSACTION_COMMIT_TYPE, false),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
-    let sent = client.invoke(half("h3"), TIMEOUT).await.unwrap();
+    let sent = ask(&client, half("h3")).await;
     let h3 = offsets(&sent);
-    let r = client
-        .invoke(
-            end("other", h3, sys_flag::TRANSACTION_COMMIT_TYPE, false),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end("other", h3, sys_flag::TRANSACTION_COMMIT_TYPE, false),
+    )
+    .await;
     assert_eq!(r.remark.as_deref(), Some("The producer group wrong"));
-    let r = client
-        .invoke(
-            end(
-                GROUP,
-                (h3.0 + 7, h3.1),
-                sys_flag::TRANSACTION_COMMIT_TYPE,
-                false,
-            ),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(
+            GROUP,
+            (h3.0 + 7, h3.1),
+            sys_flag::TRANSACTION_COMMIT_TYPE,
+            false,
+        ),
+    )
+    .await;
     assert_eq!(
         r.remark.as_deref(),
         Some("The transaction state table offset wrong")
     );
-    let r = client
-        .invoke(
-            end(
-                GROUP,
-                (h3.0, 1 << 40),
-                sys_flag::TRANSACTION_COMMIT_TYPE,
-                false,
-            ),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(
+            GROUP,
+            (h3.0, 1 << 40),
+            sys_flag::TRANSACTION_COMMIT_TYPE,
+            false,
+        ),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
     assert_eq!(
         r.remark.as_deref(),
@@ -295,18 +284,16 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
     assert_eq!((record.topic, record.queue_id), ("Txn", 0));
     assert_eq!(record.body, b"h3");
     assert_eq!(record.physical_offset, h3.1);
-    let r = client
-        .invoke(
-            end(GROUP, h3, sys_flag::TRANSACTION_COMMIT_TYPE, true),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h3, sys_flag::TRANSACTION_COMMIT_TYPE, true),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     wait_for(&client, "Txn", 3).await;
 
     // h4 is never answered: two checks, then into TRANS_CHECK_MAX_TIME_TOPIC.
-    let sent = client.invoke(half("h4"), TIMEOUT).await.unwrap();
+    let sent = ask(&client, half("h4")).await;
     let h4 = offsets(&sent);
     for _ in 0..2 {
         let check = next_check(&mut inbound).await;
@@ -314,13 +301,11 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
         assert_eq!(header.tran_state_table_offset, h4.0);
     }
     wait_for(&client, "TRANS_CHECK_MAX_TIME_TOPIC", 1).await;
-    let r = client
-        .invoke(
-            end(GROUP, h4, sys_flag::TRANSACTION_COMMIT_TYPE, true),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h4, sys_flag::TRANSACTION_COMMIT_TYPE, true),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
@@ -330,7 +315,7 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
     );
 
     // h5 is left undecided across a restart: the restarted broker checks it.
-    let sent = client.invoke(half("h5"), TIMEOUT).await.unwrap();
+    let sent = ask(&client, half("h5")).await;
     let h5 = offsets(&sent);
     drop((client, inbound));
     broker.shutdown().await.unwrap();
@@ -342,23 +327,19 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
         (header.tran_state_table_offset, header.commit_log_offset),
         h5
     );
-    let r = client
-        .invoke(
-            end(GROUP, h5, sys_flag::TRANSACTION_COMMIT_TYPE, true),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h5, sys_flag::TRANSACTION_COMMIT_TYPE, true),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     wait_for(&client, "Txn", 4).await;
     // Settled before the restart: not decided again.
-    let r = client
-        .invoke(
-            end(GROUP, h2, sys_flag::TRANSACTION_COMMIT_TYPE, true),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let r = ask(
+        &client,
+        end(GROUP, h2, sys_flag::TRANSACTION_COMMIT_TYPE, true),
+    )
+    .await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(max_offset(&client, "Txn").await, 4);
