@@ -272,6 +272,23 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
         Some("Find prepared transaction message failed")
     );
 
+    // A header that does not parse: SYSTEM_ERROR, and the connection serves on.
+    let mut malformed = end(GROUP, h3, sys_flag::TRANSACTION_COMMIT_TYPE, false);
+    malformed
+        .ext_fields
+        .as_mut()
+        .unwrap()
+        .insert("commitLogOffset", "twelve");
+    let r = ask(&client, malformed).await;
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+    assert!(r.remark.unwrap_or_default().contains("commitLogOffset"));
+    let r = ask(
+        &client,
+        RemotingCommand::request(RequestCode::END_TRANSACTION),
+    )
+    .await;
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+
     // h3 is undecided: checked back on the producer's connection, committed from the check.
     let check = next_check(&mut inbound).await;
     let header: CheckTransactionStateRequest = check.header().unwrap();
