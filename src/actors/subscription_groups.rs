@@ -4,19 +4,28 @@
 //! **Owns** the subscription group table and its data version; hands the file's new
 //! content to its [`ConfigWriter`](super::ConfigWriter) after every change.
 //!
-//! **Handles** [`Ensure`] (the broker service, on a consumer heartbeat: a group the broker
-//! has not seen is created with RocketMQ's defaults when `autoCreateSubscriptionGroup` is
-//! on, as the Java broker's heartbeat does) and [`All`] (GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
-//! which mqadmin, the dashboard and the Go client's admin API send).
+//! **Handles** [`Ensure`] (the broker service, on a consumer heartbeat or a pull: a group the
+//! broker has not seen is created with RocketMQ's defaults when `autoCreateSubscriptionGroup`
+//! is on, as the Java broker's `findSubscriptionGroupConfig` does), [`Upsert`] and [`Delete`]
+//! (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, DELETE_SUBSCRIPTIONGROUP).
 //!
-//! **Sends** nothing.
+//! **Sends** nothing; it *publishes* every new table as an immutable snapshot on a `watch`
+//! channel ([`SubscriptionGroupView`]): the pull path checks a group's settings and
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (mqadmin, the dashboard, the Go client's admin API)
+//! answers from it without a message hop.
 //!
 //! **Lifecycle**: supervised; (re)starts by loading the file, then adds RocketMQ's system
 //! groups. Mailbox: [`MAILBOX`].
 
+use std::sync::Arc;
+
 use actix::prelude::*;
+use tokio::sync::watch;
 
 use crate::store::config::{self as config_files, SubscriptionGroup, SubscriptionGroups};
+
+/// Cheap handle to the latest snapshot of the table.
+pub type SubscriptionGroupView = watch::Receiver<Arc<SubscriptionGroups>>;
 
 /// The groups every Java broker has (`SubscriptionGroupManager.init`).
 pub const SYSTEM_GROUPS: [&str; 8] = [
@@ -36,14 +45,19 @@ pub const MAILBOX: usize = 1_024;
 pub struct SubscriptionGroupConfigs {
     writer: super::ConfigWriter,
     groups: SubscriptionGroups,
+    publish: watch::Sender<Arc<SubscriptionGroups>>,
 }
 
 impl SubscriptionGroupConfigs {
-    pub fn new(writer: super::ConfigWriter) -> Self {
-        Self {
+    /// The actor and the view of its snapshots.
+    pub fn new(writer: super::ConfigWriter) -> (Self, SubscriptionGroupView) {
+        let (publish, view) = watch::channel(Arc::new(SubscriptionGroups::default()));
+        let actor = Self {
             writer,
             groups: SubscriptionGroups::default(),
-        }
+            publish,
+        };
+        (actor, view)
     }
 
     fn load(&mut self) {
@@ -64,6 +78,8 @@ impl SubscriptionGroupConfigs {
         }
         if self.groups.subscription_group_table.len() != before {
             self.changed();
+        } else {
+            self.publish.send_replace(Arc::new(self.groups.clone()));
         }
     }
 
@@ -71,6 +87,7 @@ impl SubscriptionGroupConfigs {
         let version = &mut self.groups.data_version;
         version.counter += 1;
         version.timestamp = crate::util::now_ms();
+        self.publish.send_replace(Arc::new(self.groups.clone()));
         self.writer.send(config_files::to_json_pretty(&self.groups));
     }
 
@@ -118,15 +135,48 @@ impl Handler<Ensure> for SubscriptionGroupConfigs {
     }
 }
 
-/// The whole table, as GET_ALL_SUBSCRIPTIONGROUP_CONFIG answers it.
+/// Creates or replaces a group's settings (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
 #[derive(Message)]
-#[rtype(result = "SubscriptionGroups")]
-pub struct All;
+#[rtype(result = "()")]
+pub struct Upsert(pub SubscriptionGroup);
 
-impl Handler<All> for SubscriptionGroupConfigs {
-    type Result = MessageResult<All>;
-    fn handle(&mut self, _: All, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.groups.clone())
+impl Handler<Upsert> for SubscriptionGroupConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: Upsert, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            let group = msg.0;
+            if this.groups.subscription_group_table.get(&group.group_name) != Some(&group) {
+                tracing::info!(group = %group.group_name, "subscription group updated");
+                this.groups
+                    .subscription_group_table
+                    .insert(group.group_name.clone(), group);
+                this.changed();
+            }
+        });
+    }
+}
+
+/// Removes a group (DELETE_SUBSCRIPTIONGROUP); true if it existed.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Delete(pub String);
+
+impl Handler<Delete> for SubscriptionGroupConfigs {
+    type Result = bool;
+    fn handle(&mut self, msg: Delete, ctx: &mut Context<Self>) -> bool {
+        super::guard(self, ctx, |this, _| {
+            let existed = this
+                .groups
+                .subscription_group_table
+                .remove(&msg.0)
+                .is_some();
+            if existed {
+                tracing::info!(group = %msg.0, "subscription group deleted");
+                this.changed();
+            }
+            existed
+        })
+        .unwrap_or(false)
     }
 }
 
@@ -146,14 +196,18 @@ mod tests {
         let dir = dir("restart");
         let path = dir.join(config_files::SUBSCRIPTION_GROUPS);
         let writer = super::super::ConfigWriter::new(path.clone());
-        let actor = super::super::supervise(MAILBOX, SubscriptionGroupConfigs::new(writer.clone()));
-        let first = actor.send(All).await.unwrap();
+        let (actor, view) = SubscriptionGroupConfigs::new(writer.clone());
+        let actor = super::super::supervise(MAILBOX, actor);
+        let all = |view: &SubscriptionGroupView| (**view.borrow()).clone();
+        // A message through the mailbox: the actor has started and published.
+        actor.send(Ensure(Vec::new())).await.unwrap();
+        let first = all(&view);
         assert_eq!(first.subscription_group_table.len(), SYSTEM_GROUPS.len());
         actor
             .send(Ensure(vec!["g1".into(), "g1".into(), String::new()]))
             .await
             .unwrap();
-        let after = actor.send(All).await.unwrap();
+        let after = all(&view);
         assert_eq!(
             after.subscription_group_table.len(),
             SYSTEM_GROUPS.len() + 1
@@ -165,10 +219,17 @@ mod tests {
         assert!(after.data_version.counter > first.data_version.counter);
         // Again: nothing changes, not even the version.
         actor.send(Ensure(vec!["g1".into()])).await.unwrap();
-        assert_eq!(
-            actor.send(All).await.unwrap().data_version,
-            after.data_version
-        );
+        assert_eq!(all(&view).data_version, after.data_version);
+        // Settings replaced, then the group removed.
+        let mut off = SubscriptionGroup::new("g1");
+        off.consume_enable = false;
+        actor.send(Upsert(off.clone())).await.unwrap();
+        assert_eq!(all(&view).subscription_group_table["g1"], off);
+        assert!(actor.send(Delete("g1".into())).await.unwrap());
+        assert!(!actor.send(Delete("g1".into())).await.unwrap());
+        assert!(!all(&view).subscription_group_table.contains_key("g1"));
+        actor.send(Upsert(off.clone())).await.unwrap();
+        let after = all(&view);
         writer.close().unwrap();
         // What a new broker reads back from the file.
         let read: SubscriptionGroups = config_files::load(&path).unwrap().unwrap();

@@ -1,5 +1,6 @@
 //! The broker's admin requests: topics (UPDATE_AND_CREATE_TOPIC, DELETE_TOPIC_IN_BROKER,
-//! GET_ALL_TOPIC_CONFIG), subscription groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG) and
+//! GET_ALL_TOPIC_CONFIG), subscription groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+//! UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, DELETE_SUBSCRIPTIONGROUP) and
 //! GET_BROKER_RUNTIME_INFO. Changes go through the actors that own the tables.
 
 use super::service::{ok, BrokerService};
@@ -7,8 +8,9 @@ use crate::actors::{subscription_groups, topic_config};
 use crate::protocol::body::register::{TopicConfig, TopicFilterType};
 use crate::protocol::body::{KvTable, TopicConfigWrapper};
 use crate::protocol::header::broker::*;
-use crate::protocol::{RemotingCommand, ResponseCode};
+use crate::protocol::{fastjson, HeaderError, RemotingCommand, ResponseCode};
 use crate::remoting::reply::{error, json, Reply};
+use crate::store::config::SubscriptionGroup;
 
 impl BrokerService {
     /// Java's `TopicValidator.isSystemTopic`, with the system topics this broker adds for
@@ -101,13 +103,55 @@ impl BrokerService {
     }
 
     /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG: the table as the Java broker's
-    /// `SubscriptionGroupWrapper` (`subscriptionGroupTable`, `dataVersion`).
-    pub(super) async fn all_subscription_groups(&self) -> Reply {
-        let groups = self
-            .parts()
-            .subscription_groups
-            .send(subscription_groups::All)
-            .await?;
-        Ok(ok().with_body(json(&groups)))
+    /// `SubscriptionGroupWrapper` (`subscriptionGroupTable`, `forbiddenTable`, `dataVersion`).
+    pub(super) fn all_subscription_groups(&self) -> Reply {
+        let groups = self.parts().subscription_group_view.borrow().clone();
+        Ok(ok().with_body(json(&*groups)))
     }
+
+    /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: the body is a `SubscriptionGroupConfig`; fields
+    /// it leaves out take RocketMQ's defaults.
+    pub(super) async fn update_subscription_group(&self, req: &RemotingCommand) -> Reply {
+        let group: SubscriptionGroup = fastjson::from_slice(&req.body)
+            .map_err(|e| HeaderError::Body(format!("subscription group config: {e}")))?;
+        if let Some(why) = invalid_group_name(&group.group_name) {
+            return error(ResponseCode::INVALID_PARAMETER, why);
+        }
+        self.parts()
+            .subscription_groups
+            .send(subscription_groups::Upsert(group))
+            .await?;
+        Ok(ok())
+    }
+
+    /// DELETE_SUBSCRIPTIONGROUP (`groupName`; 5.x `cleanOffset`, whose offsets are kept
+    /// here: see the issue notes).
+    pub(super) async fn delete_subscription_group(&self, req: &RemotingCommand) -> Reply {
+        let header: DeleteSubscriptionGroupRequest = req.header()?;
+        self.parts()
+            .subscription_groups
+            .send(subscription_groups::Delete(header.group_name))
+            .await?;
+        Ok(ok())
+    }
+}
+
+/// Why a group name is refused (Java's `TopicValidator.validateGroup`): blank, longer than
+/// 255, or outside `^[%|a-zA-Z0-9_-]+$`.
+pub fn invalid_group_name(group: &str) -> Option<String> {
+    if group.trim().is_empty() {
+        return Some("the specified group is blank".into());
+    }
+    if group.len() > 255 {
+        return Some("the specified group is longer than group max length 255.".into());
+    }
+    if !group
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
+    {
+        return Some(format!(
+            "the specified group[{group}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+        ));
+    }
+    None
 }

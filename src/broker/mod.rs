@@ -161,10 +161,9 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         consumer_offsets::MAILBOX,
         ConsumerOffsets::new(offsets_file),
     );
-    let subscription_groups = actors::supervise(
-        subscription_groups::MAILBOX,
-        SubscriptionGroupConfigs::new(config_files[3].clone()),
-    );
+    let (groups_actor, subscription_group_view) =
+        SubscriptionGroupConfigs::new(config_files[3].clone());
+    let subscription_groups = actors::supervise(subscription_groups::MAILBOX, groups_actor);
     let (clients_actor, subscriptions) = ClientManager::new(topic_actor.clone());
     let clients = actors::supervise(client_manager::MAILBOX, clients_actor);
     let poll_store = Arc::clone(&store);
@@ -238,6 +237,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         topics,
         topic_actor,
         subscription_groups,
+        subscription_group_view,
         txn_checker: txn_checker.clone(),
         subscriptions,
         clients,

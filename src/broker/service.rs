@@ -46,6 +46,8 @@ pub struct Parts {
     pub topics: TopicView,
     pub topic_actor: Addr<TopicConfigs>,
     pub subscription_groups: Addr<SubscriptionGroupConfigs>,
+    /// The subscription groups' settings, as last published.
+    pub subscription_group_view: crate::actors::subscription_groups::SubscriptionGroupView,
     /// Decides halves once; checks back the undecided.
     pub txn_checker: Addr<crate::actors::txn_checker::TxnChecker>,
     pub subscriptions: SubscriptionView,
@@ -106,7 +108,11 @@ impl BrokerService {
             RequestCode::UPDATE_AND_CREATE_TOPIC => self.create_topic(&req).await,
             RequestCode::DELETE_TOPIC_IN_BROKER => self.delete_topic(&req).await,
             RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
-            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.all_subscription_groups().await,
+            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.all_subscription_groups(),
+            RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
+                self.update_subscription_group(&req).await
+            }
+            RequestCode::DELETE_SUBSCRIPTIONGROUP => self.delete_subscription_group(&req).await,
             RequestCode::GET_BROKER_RUNTIME_INFO => self.runtime_info(),
             RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
             RequestCode::CONSUMER_SEND_MSG_BACK => self.send_back(&req).await,
@@ -282,7 +288,7 @@ impl BrokerService {
         if let Some(group) = header.topic.strip_prefix(retry::RETRY_PREFIX) {
             let max = header
                 .max_reconsume_times
-                .unwrap_or(retry::MAX_RECONSUME_TIMES);
+                .unwrap_or_else(|| self.retry_max_times(group));
             if header.reconsume_times >= max {
                 topic_name = self.ensure_dlq(group);
                 queue_id = 0;
@@ -436,6 +442,44 @@ impl BrokerService {
         )
     }
 
+    /// How often a group's messages are redelivered before the dead-letter queue when the
+    /// client does not say (its subscription group's `retryMaxTimes`, 16 by default).
+    fn retry_max_times(&self, group: &str) -> i32 {
+        self.parts
+            .subscription_group_view
+            .borrow()
+            .subscription_group_table
+            .get(group)
+            .map_or(retry::MAX_RECONSUME_TIMES, |g| g.retry_max_times)
+    }
+
+    /// The subscription group's part of a pull (Java's `PullMessageProcessor`): a group the
+    /// broker does not know is refused unless `autoCreateSubscriptionGroup` (then it is
+    /// created), and one whose `consumeEnable` is off may not consume.
+    fn group_check(&self, group: &str) -> Option<RemotingCommand> {
+        let p = &self.parts;
+        let groups = p.subscription_group_view.borrow();
+        match groups.subscription_group_table.get(group) {
+            Some(settings) if !settings.consume_enable => Some(RemotingCommand::error(
+                ResponseCode::NO_PERMISSION,
+                format!("subscription group no permission, {group}"),
+            )),
+            Some(_) => None,
+            None if p.config.auto_create_subscription_group => {
+                drop(groups);
+                p.subscription_groups
+                    .do_send(crate::actors::subscription_groups::Ensure(vec![group.to_owned()]));
+                None
+            }
+            None => Some(RemotingCommand::error(
+                ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!(
+                    "subscription group [{group}] does not exist, \nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details."
+                ),
+            )),
+        }
+    }
+
     async fn pull(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
         let header: PullRequest = req.header()?;
         let p = &self.parts;
@@ -459,6 +503,9 @@ impl BrokerService {
                     header.queue_id, header.topic, topic.read_queue_nums
                 ),
             );
+        }
+        if let Some(refused) = self.group_check(&header.consumer_group) {
+            return Ok(refused);
         }
         let filter = match self.pull_filter(&header) {
             Ok(filter) => filter,
@@ -583,7 +630,7 @@ impl BrokerService {
         };
         let max = header
             .max_reconsume_times
-            .unwrap_or(retry::MAX_RECONSUME_TIMES);
+            .unwrap_or_else(|| self.retry_max_times(&header.group));
         props.remove(properties::DELAY);
         let key = match retry::send_back(&header.group, reconsumed, header.delay_level, max) {
             retry::SendBack::Dead { .. } => QueueKey::new(self.ensure_dlq(&header.group), 0),

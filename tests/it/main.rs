@@ -3,6 +3,7 @@
 mod broker;
 mod broker_crash;
 mod broker_filter;
+mod broker_groups;
 mod broker_lenient;
 mod broker_reply;
 mod broker_transaction;

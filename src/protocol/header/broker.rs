@@ -257,6 +257,16 @@ pub struct CheckTransactionStateRequest {
     pub broker_name: Option<String>,
 }
 
+/// DELETE_SUBSCRIPTIONGROUP request (`DeleteSubscriptionGroupRequestHeader`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteSubscriptionGroupRequest {
+    pub group_name: String,
+    /// 5.x: also remove the group's consumer offsets.
+    #[serde(default)]
+    pub clean_offset: bool,
+}
+
 /// UNREGISTER_CLIENT request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
