@@ -205,6 +205,7 @@ impl BrokerService {
                 "Find prepared transaction message failed",
             );
         };
+        await_readable(&p.store, physical).await;
         let found = p.store.with_record(physical, |r| {
             (r.topic == TRANS_HALF_TOPIC).then(|| Found {
                 queue_offset: r.queue_offset,
@@ -271,6 +272,22 @@ impl BrokerService {
             }
         }
         Ok(RemotingCommand::response(ResponseCode::SUCCESS))
+    }
+}
+
+/// Waits (up to 1 s) until the record at `physical` can be read, if it was appended. With
+/// the transient pool a record is readable only once the committer has written it from its
+/// buffer, and a producer decides right after its half was answered: without the wait the
+/// half is "not found" and its decision lost until the check-back (the Java broker has that
+/// race).
+async fn await_readable(store: &crate::store::Store, physical: u64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut drains = store.drains();
+    while store.with_record(physical, |_| ()).is_none()
+        && physical < store.commit_log().appended()
+        && tokio::time::Instant::now() < deadline
+    {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(10), drains.changed()).await;
     }
 }
 

@@ -364,3 +364,43 @@ async fn halves_are_decided_once_checked_back_and_discarded() {
     broker.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With the transient pool a record is readable only once the committer wrote it: a
+/// decision sent right after its half was answered must still find the half (it was lost
+/// until the check-back, and the check-back may say otherwise: 2 of 60 Java commits in CI).
+#[actix_rt::test]
+async fn decisions_right_after_the_half_find_it_with_the_transient_pool() {
+    let dir = temp_dir("broker-txn-pool");
+    let (_namesrv, broker) = start_with(&dir, FlushMode::Async, |c| {
+        tune(c);
+        c.transaction_timeout_ms = 60_000; // no check-back during the test
+        c.store.log_writes = Some(apogee::store::mmap::Writes::Syscall);
+    })
+    .await;
+    let (client, _inbound) = producer(broker.local_addr(), "p1@1").await;
+    let r = ask(&client, send_request("Txn", 0, "plain", "t")).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    for i in 0..200 {
+        let sent = ask(&client, half(&format!("fast{i}"))).await;
+        assert_eq!(sent.response_code(), ResponseCode::SUCCESS);
+        let r = ask(
+            &client,
+            end(
+                GROUP,
+                offsets(&sent),
+                sys_flag::TRANSACTION_COMMIT_TYPE,
+                false,
+            ),
+        )
+        .await;
+        assert_eq!(
+            r.response_code(),
+            ResponseCode::SUCCESS,
+            "commit {i}: {:?}",
+            r.remark
+        );
+    }
+    wait_for(&client, "Txn", 201).await;
+    broker.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
