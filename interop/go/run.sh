@@ -78,34 +78,8 @@ RESTART_CMD=$WORK/restart-broker.sh
 PID_FILE=$WORK/broker.pid
 TAP_PID=
 
-# Free loopback ports below the ephemeral range (where no outgoing connection can take
-# them while the broker is down for a restart).
-pick_ports() {
-    python3 - "$1" <<'PY'
-import random, socket, sys
-want = int(sys.argv[1])
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except Exception:
-    low = 32768
-low = max(low, 12000)
-held = []
-for port in random.sample(range(10000, low), min(400, low - 10000)):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        t = socket.socket()  # the broker relay listens on 127.0.0.2 with the same port
-        t.bind(("127.0.0.2", port))
-        t.close()
-    except OSError:
-        s.close()
-        continue
-    held.append(s)
-    if len(held) == want:
-        break
-print(" ".join(str(s.getsockname()[1]) for s in held))
-PY
-}
+# Free loopback ports, also free on 127.0.0.2 for the broker relay (../pick-ports.py).
+pick_ports() { python3 "$HERE/../pick-ports.py" "$1"; }
 read -r p1 p2 p3 <<<"$(pick_ports 3)" || true
 NAMESRV_PORT=${APOGEE_NAMESRV_PORT:-$p1}
 BROKER_PORT=${APOGEE_BROKER_PORT:-$p2}

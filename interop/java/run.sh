@@ -54,31 +54,10 @@ BROKER_LOG=$HERE/target/apogee-broker.log
 RESTART_CMD=$WORK/restart-broker.sh
 PID_FILE=$WORK/broker.pid
 
-# Two free loopback ports below the ephemeral range (where no outgoing connection can take
-# them while the broker is down for a restart); empty if python3 is missing or none is free.
+# Two free loopback ports (../pick-ports.py); empty if python3 is missing or none is free.
 pick_ports() {
     command -v python3 >/dev/null 2>&1 || return 0
-    python3 - <<'PY' 2>/dev/null || true
-import random, socket
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except Exception:
-    low = 32768
-low = max(low, 12000)
-held = []
-for port in random.sample(range(10000, low), min(400, low - 10000)):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        s.close()
-        continue
-    held.append(s)
-    if len(held) == 2:
-        break
-if len(held) == 2:
-    print(" ".join(str(s.getsockname()[1]) for s in held))
-PY
+    python3 "$HERE/../pick-ports.py" 2 2>/dev/null || true
 }
 NAMESRV_PORT=${APOGEE_NAMESRV_PORT:-}
 BROKER_PORT=${APOGEE_BROKER_PORT:-}

@@ -175,6 +175,8 @@ struct Found {
     group: Option<String>,
     born_timestamp: i64,
     immunity: Option<String>,
+    /// For a commit: the message for its real queue (`None` if the half names none).
+    committed: Option<(QueueKey, OwnedMessage)>,
 }
 
 impl BrokerService {
@@ -205,7 +207,12 @@ impl BrokerService {
                 "Find prepared transaction message failed",
             );
         };
-        await_readable(&p.store, physical).await;
+        // A producer decides right after its half was answered; with the transient pool
+        // the half may not be readable yet (the Java broker has that race).
+        p.store
+            .readable(physical, std::time::Duration::from_secs(1))
+            .await;
+        // One read of the half: what the checks need and, for a commit, the message.
         let found = p.store.with_record(physical, |r| {
             (r.topic == TRANS_HALF_TOPIC).then(|| Found {
                 queue_offset: r.queue_offset,
@@ -213,6 +220,14 @@ impl BrokerService {
                 born_timestamp: r.born_timestamp,
                 immunity: properties::get(r.properties, properties::CHECK_IMMUNITY_TIME_IN_SECONDS)
                     .map(str::to_owned),
+                committed: commit
+                    .then(|| {
+                        let flags = (r.sys_flag & !sys_flag::TRANSACTION_MASK)
+                            | sys_flag::TRANSACTION_COMMIT_TYPE;
+                        real_queue(&r)
+                            .map(|key| (key, message_of(&r, flags, header.commit_log_offset)))
+                    })
+                    .flatten(),
             })
         });
         let Some(Some(found)) = found else {
@@ -230,12 +245,7 @@ impl BrokerService {
             return Ok(RemotingCommand::response(ResponseCode::SUCCESS));
         }
         if commit {
-            let committed = p.store.with_record(physical, |r| {
-                let flags =
-                    (r.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT_TYPE;
-                real_queue(&r).map(|key| (key, message_of(&r, flags, header.commit_log_offset)))
-            });
-            let Some(Some((key, message))) = committed else {
+            let Some((key, message)) = found.committed else {
                 p.txn_checker.do_send(Undo(offset));
                 return error(
                     ResponseCode::SYSTEM_ERROR,
@@ -272,22 +282,6 @@ impl BrokerService {
             }
         }
         Ok(RemotingCommand::response(ResponseCode::SUCCESS))
-    }
-}
-
-/// Waits (up to 1 s) until the record at `physical` can be read, if it was appended. With
-/// the transient pool a record is readable only once the committer has written it from its
-/// buffer, and a producer decides right after its half was answered: without the wait the
-/// half is "not found" and its decision lost until the check-back (the Java broker has that
-/// race).
-async fn await_readable(store: &crate::store::Store, physical: u64) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    let mut drains = store.drains();
-    while store.with_record(physical, |_| ()).is_none()
-        && physical < store.commit_log().appended()
-        && tokio::time::Instant::now() < deadline
-    {
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(10), drains.changed()).await;
     }
 }
 

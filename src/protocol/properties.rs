@@ -29,8 +29,6 @@ pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
 pub const CORRELATION_ID: &str = "CORRELATION_ID";
 pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
 pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
-pub const TRANSACTION_PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
-pub const TRANSACTION_CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
 /// The transaction id a half carries (`TransactionalMessageUtil.TRANSACTION_ID`).
 pub const TRANSACTION_ID: &str = "__transactionId__";
 

@@ -413,6 +413,27 @@ impl Store {
         self.commit_log.drains()
     }
 
+    /// Waits, up to `limit`, until the record at `physical_offset` can be read, if it was
+    /// appended: records written with `pwrite` (the transient pool) become readable only
+    /// when the committer has written them ([`Store::drains`]). True if it is readable.
+    pub async fn readable(&self, physical_offset: u64, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut drains = self.drains();
+        loop {
+            if self.with_record(physical_offset, |_| ()).is_some() {
+                return true;
+            }
+            if physical_offset >= self.commit_log.appended()
+                || tokio::time::Instant::now() >= deadline
+            {
+                return false;
+            }
+            // A drain wakes us; the short timeout covers one that came before we looked.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(10), drains.changed()).await;
+        }
+    }
+
     /// Blocks until everything below `end` is on disk (returns at once under ASYNC_FLUSH).
     pub fn wait_durable(&self, end: u64) -> Result<(), StoreError> {
         match self.config.flush.mode {

@@ -3,12 +3,11 @@
 //! `REPLY_TO_CLIENT` (PUSH_REPLY_MESSAGE_TO_CLIENT on its heartbeat connection) and stored
 //! in the reply topic; a requester that is not connected gets the Java broker's refusal.
 
-use apogee::protocol::body::client::{HeartbeatData, ProducerData};
 use apogee::protocol::{properties, ExtFields, RemotingCommand, RequestCode, ResponseCode};
-use apogee::remoting::RemotingClient;
 use apogee::store::FlushMode;
 
 use super::broker::{send_request, start_with};
+use super::broker_transaction::producer;
 use super::store::temp_dir;
 use super::support::{connect, TIMEOUT};
 
@@ -66,25 +65,8 @@ async fn a_reply_reaches_its_requester_and_the_reply_topic() {
     assert_eq!(cluster, Some(Some("DefaultCluster".to_owned())));
 
     // The requester heartbeats as a producer and takes the pushed reply.
-    let (requester, mut inbound) = RemotingClient::connect_with_inbound(broker.local_addr())
-        .await
-        .unwrap();
-    let hb = HeartbeatData {
-        client_id: "requester@1".into(),
-        producer_data_set: vec![ProducerData {
-            group_name: "requesters".into(),
-        }],
-        ..HeartbeatData::default()
-    };
-    let r = requester
-        .invoke(
-            RemotingCommand::request(RequestCode::HEART_BEAT)
-                .with_body(serde_json::to_vec(&hb).unwrap()),
-            TIMEOUT,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    // (Any producer group: the broker finds the requester by its client id.)
+    let (requester, mut inbound) = producer(broker.local_addr(), "requester@1").await;
     let answering = requester.clone();
     let pushed = tokio::spawn(async move {
         let push = inbound.recv().await.unwrap();
