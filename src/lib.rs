@@ -14,6 +14,7 @@
 //! - [`util`]: small shared helpers.
 
 pub mod actors;
+pub mod admin;
 pub mod bench;
 pub mod broker;
 pub mod client;

@@ -38,6 +38,8 @@ enum Command {
     Standalone(StandaloneArgs),
     /// Load generator and latency meter for any RocketMQ-compatible cluster.
     Bench(apogee::bench::BenchArgs),
+    /// Administration with mqadmin's commands and options (updateTopic, clusterList, …).
+    Admin(apogee::admin::AdminArgs),
 }
 
 #[derive(clap::Args)]
@@ -86,19 +88,38 @@ struct NamesrvArgs {
     order_message_enable: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            // One line naming what failed and why, never a backtrace.
+            eprintln!("apogee: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<std::process::ExitCode> {
     // Logs go to stderr; stdout carries only the one "listening on" line scripts wait for.
+    let cli = Cli::parse();
+    // An admin command prints its result on stdout; only warnings go to the log.
+    let default_level = match cli.command {
+        Command::Admin(_) => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .init();
-    match Cli::parse().command {
-        Command::Namesrv(args) => run_namesrv(args),
-        Command::Broker(args) => run_broker(args),
-        Command::Standalone(args) => run_standalone(args),
-        Command::Bench(args) => apogee::bench::run(args),
+    let ok = std::process::ExitCode::SUCCESS;
+    match cli.command {
+        Command::Namesrv(args) => run_namesrv(args).map(|()| ok),
+        Command::Broker(args) => run_broker(args).map(|()| ok),
+        Command::Standalone(args) => run_standalone(args).map(|()| ok),
+        Command::Bench(args) => apogee::bench::run(args).map(|()| ok),
+        Command::Admin(args) => Ok(apogee::admin::main(args)),
     }
 }
 

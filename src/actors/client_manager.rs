@@ -5,7 +5,8 @@
 //!
 //! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`], [`ConsumerIds`],
 //! [`MembersOn`], [`Subscribed`], [`ConnectionOf`] from the broker service and
-//! [`ProducerConnection`] from the transaction checker; its own 10 s tick for expiry
+//! [`ProducerConnection`] from the transaction checker; [`GroupMembers`], [`ProducerMembers`]
+//! and [`TopicGroups`] from the admin handlers; its own 10 s tick for expiry
 //! (120 s without heartbeat).
 //!
 //! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::topic_config::{EnsureRetryTopic, TopicConfigs};
-use crate::broker::clients::{ClientEffect, ClientTable};
+use crate::broker::clients::{ClientEffect, ClientInfo, ClientTable, GroupInfo};
 use crate::broker::pull::SubscriptionFilter;
 use crate::protocol::body::client::{HeartbeatData, SubscriptionData};
 use crate::protocol::header::broker::ConsumerGroupRequest;
@@ -35,6 +36,8 @@ use crate::remoting::{ConnId, Connection};
 /// A group's subscription to a topic, with its expression compiled once.
 pub struct Subscription {
     pub data: SubscriptionData,
+    /// The group consumes in BROADCASTING mode (its members say so in their heartbeats).
+    pub broadcasting: bool,
     /// The compiled filter, or the parser's message when the expression is bad.
     pub filter: Result<Arc<SubscriptionFilter>, String>,
 }
@@ -92,7 +95,15 @@ impl ClientManager {
                             )
                             .map(Arc::new)
                             .map_err(|e| e.to_string());
-                            (key, Arc::new(Subscription { data, filter }))
+                            let broadcasting = self.table.broadcasting(&key.0);
+                            (
+                                key,
+                                Arc::new(Subscription {
+                                    data,
+                                    filter,
+                                    broadcasting,
+                                }),
+                            )
                         })
                         .collect();
                     self.publish.send_replace(Arc::new(compiled));
@@ -142,6 +153,9 @@ impl Supervised for ClientManager {
 pub struct Heartbeat {
     pub conn: Connection,
     pub data: HeartbeatData,
+    /// The request's `language` and `version` (shown by the admin tools).
+    pub language: LanguageCode,
+    pub version: i32,
 }
 
 impl Handler<Heartbeat> for ClientManager {
@@ -149,7 +163,13 @@ impl Handler<Heartbeat> for ClientManager {
     fn handle(&mut self, msg: Heartbeat, ctx: &mut Context<Self>) {
         super::guard(self, ctx, |this, _| {
             this.conns.insert(msg.conn.id, msg.conn.clone());
-            let effects = this.table.heartbeat(msg.conn.id, msg.data, Instant::now());
+            let effects = this.table.heartbeat_from(
+                msg.conn.id,
+                msg.data,
+                Instant::now(),
+                msg.language.name(),
+                msg.version,
+            );
             this.apply(effects);
         });
     }
@@ -278,5 +298,68 @@ impl Handler<ProducerConnection> for ClientManager {
     fn handle(&mut self, msg: ProducerConnection, _: &mut Context<Self>) -> Self::Result {
         let conn = self.table.producer_conn(&msg.0);
         MessageResult(conn.and_then(|id| self.conns.get(&id).cloned()))
+    }
+}
+
+/// A client of a group with its connection (the admin answers show its address; requests
+/// relayed to it go there).
+#[derive(Clone)]
+pub struct Member {
+    pub info: ClientInfo,
+    pub conn: Option<Connection>,
+}
+
+impl ClientManager {
+    fn member(&self, info: ClientInfo) -> Member {
+        let conn = self.conns.get(&info.conn).cloned();
+        Member { info, conn }
+    }
+}
+
+/// A consumer group's members and declarations (GET_CONSUMER_CONNECTION_LIST, resets and
+/// questions relayed to consumers); `None` when no member is online.
+#[derive(Message)]
+#[rtype(result = "Option<(GroupInfo, Vec<Member>)>")]
+pub struct GroupMembers(pub String);
+
+impl Handler<GroupMembers> for ClientManager {
+    type Result = MessageResult<GroupMembers>;
+    fn handle(&mut self, msg: GroupMembers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.table.group_info(&msg.0).map(|info| {
+            let members = info
+                .members
+                .iter()
+                .map(|m| self.member(m.clone()))
+                .collect();
+            (info, members)
+        }))
+    }
+}
+
+/// A producer group's clients (GET_PRODUCER_CONNECTION_LIST); `None` when none is online.
+#[derive(Message)]
+#[rtype(result = "Option<Vec<Member>>")]
+pub struct ProducerMembers(pub String);
+
+impl Handler<ProducerMembers> for ClientManager {
+    type Result = MessageResult<ProducerMembers>;
+    fn handle(&mut self, msg: ProducerMembers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.table
+                .producer_info(&msg.0)
+                .map(|infos| infos.into_iter().map(|i| self.member(i)).collect()),
+        )
+    }
+}
+
+/// The consumer groups online that subscribe to a topic (QUERY_TOPIC_CONSUME_BY_WHO).
+#[derive(Message)]
+#[rtype(result = "std::collections::BTreeSet<String>")]
+pub struct TopicGroups(pub String);
+
+impl Handler<TopicGroups> for ClientManager {
+    type Result = MessageResult<TopicGroups>;
+    fn handle(&mut self, msg: TopicGroups, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.table.groups_of_topic(&msg.0))
     }
 }

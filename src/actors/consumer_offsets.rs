@@ -3,7 +3,8 @@
 //! **Owns** the offset table (`config/consumerOffset.json`, key `topic@group`).
 //!
 //! **Handles** [`Commit`] (UPDATE_CONSUMER_OFFSET, and PULL with the commit flag) and
-//! [`Query`] (QUERY_CONSUMER_OFFSET) from the broker service; [`Persist`] from the broker's
+//! [`Query`] (QUERY_CONSUMER_OFFSET) from the broker service; [`OffsetsOf`], [`GroupsOf`] and
+//! [`Reset`] from the admin handlers (stats, resets, clones); [`Persist`] from the broker's
 //! shutdown.
 //!
 //! **Sends** the table to its [`ConfigWriter`] every 5 s when it changed (atomic file write
@@ -131,5 +132,75 @@ impl Handler<Persist> for ConsumerOffsets {
     type Result = ();
     fn handle(&mut self, _: Persist, _: &mut Context<Self>) {
         self.flush();
+    }
+}
+
+/// Offsets by topic then queue.
+pub type GroupTable = std::collections::BTreeMap<String, std::collections::BTreeMap<i32, i64>>;
+
+/// A group's committed offsets, by topic (GET_CONSUME_STATS, CLONE_GROUP_OFFSET, the
+/// topics a group consumed).
+#[derive(Message)]
+#[rtype(result = "GroupTable")]
+pub struct OffsetsOf(pub String);
+
+impl Handler<OffsetsOf> for ConsumerOffsets {
+    type Result = MessageResult<OffsetsOf>;
+    fn handle(&mut self, msg: OffsetsOf, _: &mut Context<Self>) -> Self::Result {
+        let suffix = format!("@{}", msg.0);
+        MessageResult(
+            self.table
+                .offset_table
+                .iter()
+                .filter_map(|(key, queues)| {
+                    let topic = key.strip_suffix(&suffix)?;
+                    Some((topic.to_owned(), queues.clone()))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The groups that committed offsets of a topic (QUERY_TOPIC_CONSUME_BY_WHO).
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct GroupsOf(pub String);
+
+impl Handler<GroupsOf> for ConsumerOffsets {
+    type Result = MessageResult<GroupsOf>;
+    fn handle(&mut self, msg: GroupsOf, _: &mut Context<Self>) -> Self::Result {
+        let prefix = format!("{}@", msg.0);
+        MessageResult(
+            self.table
+                .offset_table
+                .keys()
+                .filter_map(|key| key.strip_prefix(&prefix).map(str::to_owned))
+                .collect(),
+        )
+    }
+}
+
+/// Sets a group's offsets of some queues of a topic (resets, clones), whatever they were.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reset {
+    pub group: String,
+    pub topic: String,
+    pub offsets: std::collections::BTreeMap<i32, i64>,
+}
+
+impl Handler<Reset> for ConsumerOffsets {
+    type Result = ();
+    fn handle(&mut self, msg: Reset, _: &mut Context<Self>) {
+        if msg.offsets.is_empty() {
+            return;
+        }
+        let queues = self
+            .table
+            .offset_table
+            .entry(Self::key(&msg.group, &msg.topic))
+            .or_default();
+        queues.extend(msg.offsets);
+        self.dirty = true;
     }
 }

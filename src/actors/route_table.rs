@@ -5,7 +5,7 @@
 //!
 //! **Handles** [`ApplyRouteEffects`] from the [`super::registry::Registry`] (registrations,
 //! departures); [`QueueDatas`], [`TopicNames`], [`TopicsOn`] and [`DeleteTopic`] from the
-//! name server's request service.
+//! name server's request service; [`SetWritePerm`] (WIPE / ADD_WRITE_PERM_OF_BROKER).
 //!
 //! **Sends** nothing.
 //!
@@ -105,5 +105,22 @@ impl Handler<DeleteTopic> for RouteTable {
 
     fn handle(&mut self, msg: DeleteTopic, _: &mut Context<Self>) {
         self.table.delete(&msg.topic, msg.only_on.as_ref());
+    }
+}
+
+/// WIPE_WRITE_PERM_OF_BROKER (`allow` false) and ADD_WRITE_PERM_OF_BROKER (true): how many
+/// topics had queues on the broker.
+#[derive(Message)]
+#[rtype(result = "i32")]
+pub struct SetWritePerm {
+    pub broker_name: String,
+    pub allow: bool,
+}
+
+impl Handler<SetWritePerm> for RouteTable {
+    type Result = i32;
+
+    fn handle(&mut self, msg: SetWritePerm, _: &mut Context<Self>) -> i32 {
+        self.table.set_write_perm(&msg.broker_name, msg.allow)
     }
 }

@@ -17,6 +17,9 @@
 //! [`Writers`]); supervised; (re)starts from its file: replays the op queue from the op
 //! floor, then scans the half queue again from the half floor, paced, so a restart or a
 //! `kill -9` resumes where it was (a check may be asked again). Mailbox: [`MAILBOX`].
+//!
+//! [`UpdateLimits`] from the broker service (UPDATE_BROKER_CONFIG) changes the timeout,
+//! the interval and the check limit.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -330,6 +333,25 @@ impl Handler<Undo> for TxnChecker {
     type Result = ();
     fn handle(&mut self, msg: Undo, _: &mut Context<Self>) {
         self.table.undo(msg.0);
+    }
+}
+
+/// `transactionTimeOut`, `transactionCheckInterval`, `transactionCheckMax` changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateLimits {
+    pub timeout_ms: i64,
+    pub check_interval_ms: i64,
+    pub check_max: u32,
+}
+
+impl Handler<UpdateLimits> for TxnChecker {
+    type Result = ();
+    fn handle(&mut self, msg: UpdateLimits, _: &mut Context<Self>) {
+        self.settings.timeout_ms = msg.timeout_ms;
+        self.settings.check_interval_ms = msg.check_interval_ms;
+        self.settings.check_max = msg.check_max;
+        self.table.set_limits(msg.check_max, msg.check_interval_ms);
     }
 }
 

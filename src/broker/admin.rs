@@ -17,7 +17,7 @@ impl BrokerService {
     /// its cluster (`<cluster>_REPLY_TOPIC`).
     fn is_system_topic(&self, topic: &str) -> bool {
         topic_config::is_system_topic(topic)
-            || topic == topic_config::reply_topic(&self.parts().config.cluster_name)
+            || topic == topic_config::reply_topic(&self.parts().config.load().cluster_name)
     }
 
     pub(super) async fn create_topic(&self, req: &RemotingCommand) -> Reply {
@@ -81,24 +81,67 @@ impl BrokerService {
     }
 
     pub(super) fn runtime_info(&self) -> Reply {
-        let store = &self.parts().store;
+        let p = self.parts();
+        let store = &p.store;
         let log = store.commit_log();
-        let mut table = std::collections::BTreeMap::new();
-        table.insert(
-            "brokerVersion".into(),
-            crate::protocol::APOGEE_VERSION.to_string(),
-        );
-        table.insert(
-            "brokerVersionDesc".into(),
+        let now = crate::util::now_ms();
+        let mut table: std::collections::BTreeMap<String, String> = p
+            .stats
+            .runtime_info(now)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut put = |k: &str, v: String| {
+            table.insert(k.to_owned(), v);
+        };
+        put("brokerVersion", crate::protocol::APOGEE_VERSION.to_string());
+        // As the Java broker names its version (mqadmin prints it in clusterList); what
+        // the broker is shows in `brokerVersionName`.
+        put("brokerVersionDesc", "V5_3_3".into());
+        put(
+            "brokerVersionName",
             format!("Apogee {}", env!("CARGO_PKG_VERSION")),
         );
-        table.insert("commitLogMinOffset".into(), log.min_offset().to_string());
-        table.insert("commitLogMaxOffset".into(), log.written().to_string());
-        table.insert(
-            "dispatchBehindBytes".into(),
-            log.written().saturating_sub(store.dispatched()).to_string(),
+        put("brokerActive", "true".into());
+        put("commitLogMinOffset", log.min_offset().to_string());
+        put("commitLogMaxOffset", log.written().to_string());
+        let behind = log.written().saturating_sub(store.dispatched());
+        put("dispatchBehindBytes", behind.to_string());
+        put(
+            "remainHowManyDataToFlush",
+            human_bytes(log.written().saturating_sub(log.flushed())),
         );
-        table.insert("msgPutTotalTodayNow".into(), "0".into());
+        let ratio = crate::store::retention::disk_used_ratio(&store.config().root).unwrap_or(-1.0);
+        put("commitLogDiskRatio", format!("{ratio}"));
+        put(
+            &format!(
+                "commitLogDiskRatio_{}",
+                store.config().root.join("commitlog").display()
+            ),
+            format!("{ratio}"),
+        );
+        put("consumeQueueDiskRatio", format!("{ratio}"));
+        // The store time of the oldest message in the log.
+        let earliest = store
+            .with_record(log.min_offset(), |r| r.store_timestamp)
+            .unwrap_or(0);
+        put("earliestMessageTimeStamp", earliest.to_string());
+        put("startAcceptSendRequestTimeStamp", "0".into());
+        put("pageCacheLockTimeMills", "0".into());
+        for pool in ["send", "pull", "litePull", "query", "ack"] {
+            put(&format!("{pool}ThreadPoolQueueSize"), "0".into());
+            put(
+                &format!("{pool}ThreadPoolQueueHeadWaitTimeMills"),
+                "0".into(),
+            );
+        }
+        let capacity = p.config.load().send_queue_capacity.to_string();
+        put("sendThreadPoolQueueCapacity", capacity);
+        for key in ["timerReadBehind", "timerOffsetBehind", "timerCongestNum"] {
+            put(key, "0".into());
+        }
+        put("timerEnqueueTps", "0.0".into());
+        put("timerDequeueTps", "0.0".into());
         Ok(ok().with_body(json(&KvTable { table })))
     }
 
@@ -154,4 +197,102 @@ pub fn invalid_group_name(group: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// Bytes as Java's `humanReadableByteCount` writes them (`12 B`, `1.5 MiB`).
+fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let exp = ((bytes as f64).ln() / 1024f64.ln()) as i32;
+    let unit = ["K", "M", "G", "T", "P", "E"][(exp - 1).clamp(0, 5) as usize];
+    format!("{:.1} {unit}iB", bytes as f64 / 1024f64.powi(exp))
+}
+
+/// Keys the Java broker never updates at run time (`configBlackList`'s default).
+const CONFIG_BLACK_LIST: &[&str] = &["configBlackList", "brokerConfigPath", "rocketmqHome"];
+
+/// Java's `MixAll.string2Properties`: `key=value` lines (`#` and `!` comments).
+fn properties(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| l.split_once(['=', ':']))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+impl BrokerService {
+    /// GET_BROKER_CONFIG: the settings as `key=value` lines, and the configuration's data
+    /// version in the header.
+    pub(super) fn broker_config(&self) -> Reply {
+        let config = self.parts().config.load();
+        let body: String = config
+            .properties()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        let version = serde_json::json!({
+            "counter": self.parts().config_version.load(std::sync::atomic::Ordering::Relaxed),
+            "timestamp": crate::util::now_ms(),
+        })
+        .to_string();
+        Ok(ok()
+            .with_header(&crate::protocol::header::admin::BrokerConfigResponse { version })
+            .with_body(body.into_bytes()))
+    }
+
+    /// UPDATE_BROKER_CONFIG: the body's `key=value` lines, all applied or none. Keys that
+    /// can change at run time (`config::RUNTIME_KEYS`) take effect at once; any other is
+    /// refused with the reason (the Java broker accepts them all and most wait for a
+    /// restart). The configuration's black list is NO_PERMISSION, as in Java.
+    pub(super) fn update_broker_config(&self, req: &RemotingCommand) -> Reply {
+        let text = String::from_utf8_lossy(&req.body);
+        let changes = properties(&text);
+        if changes
+            .iter()
+            .any(|(k, _)| CONFIG_BLACK_LIST.contains(&k.as_str()))
+        {
+            return error(
+                ResponseCode::NO_PERMISSION,
+                "Can not update config in black list.",
+            );
+        }
+        let p = self.parts();
+        let mut next = (**p.config.load()).clone();
+        for (key, value) in &changes {
+            if let Err(why) = next.update_at_runtime(key, value) {
+                return error(ResponseCode::INVALID_PARAMETER, why);
+            }
+        }
+        let txn_changed = changes.iter().any(|(k, _)| k.starts_with("transaction"));
+        if txn_changed {
+            p.txn_checker
+                .do_send(crate::actors::txn_checker::UpdateLimits {
+                    timeout_ms: next.transaction_timeout_ms,
+                    check_interval_ms: next.transaction_check_interval_ms,
+                    check_max: next.transaction_check_max,
+                });
+        }
+        tracing::info!(?changes, "broker config updated");
+        p.config.store(std::sync::Arc::new(next));
+        p.config_version
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(ok())
+    }
+
+    /// GET_SYSTEM_TOPIC_LIST_FROM_BROKER: the system topics this broker has.
+    pub(super) fn system_topics(&self) -> Reply {
+        let topics = self.parts().topics.borrow().clone();
+        let topic_list = topics
+            .table
+            .keys()
+            .filter(|t| self.is_system_topic(t))
+            .cloned()
+            .collect();
+        Ok(ok().with_body(json(&crate::protocol::body::TopicList {
+            broker_addr: None,
+            topic_list,
+        })))
+    }
 }

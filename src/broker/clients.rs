@@ -25,6 +25,29 @@ struct Client {
     conn: ConnId,
     last_seen: Instant,
     consumer_groups: BTreeSet<String>,
+    /// The language and version of its last HEART_BEAT.
+    language: String,
+    version: i32,
+}
+
+/// One client of a group, as the admin tools see it (a `Connection` but the address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub conn: ConnId,
+    pub language: String,
+    pub version: i32,
+}
+
+/// A consumer group's members and what they declared (GET_CONSUMER_CONNECTION_LIST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub members: Vec<ClientInfo>,
+    /// Of the first member, as the Java broker keeps the last heartbeat's.
+    pub consume_type: String,
+    pub message_model: String,
+    pub consume_from_where: String,
+    pub subscriptions: Vec<SubscriptionData>,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +92,18 @@ impl ClientTable {
         data: HeartbeatData,
         now: Instant,
     ) -> Vec<ClientEffect> {
+        self.heartbeat_from(conn, data, now, "JAVA", 0)
+    }
+
+    /// A HEART_BEAT from `conn`, sent by a client of this language and version.
+    pub fn heartbeat_from(
+        &mut self,
+        conn: ConnId,
+        data: HeartbeatData,
+        now: Instant,
+        language: &str,
+        version: i32,
+    ) -> Vec<ClientEffect> {
         let mut effects = Vec::new();
         let client = self
             .clients
@@ -77,9 +112,13 @@ impl ClientTable {
                 conn,
                 last_seen: now,
                 consumer_groups: BTreeSet::new(),
+                language: String::new(),
+                version: 0,
             });
         client.conn = conn;
         client.last_seen = now;
+        client.language = language.to_owned();
+        client.version = version;
         for producer in &data.producer_data_set {
             self.producers
                 .entry(producer.group_name.clone())
@@ -92,6 +131,11 @@ impl ClientTable {
             client.consumer_groups.insert(name.clone());
             let group = self.groups.entry(name.clone()).or_default();
             let joined = !group.members.contains_key(&data.client_id);
+            // The published view carries the group's message model too.
+            subscriptions_changed |= group
+                .members
+                .get(&data.client_id)
+                .is_some_and(|old| old.message_model != consumer.message_model);
             if !data.without_sub {
                 subscriptions_changed |= group.take_newer(&consumer.subscription_data_set);
             }
@@ -241,6 +285,56 @@ impl ClientTable {
             .unwrap_or_default()
     }
 
+    fn info(&self, client_id: &str) -> Option<ClientInfo> {
+        self.clients.get(client_id).map(|c| ClientInfo {
+            client_id: client_id.to_owned(),
+            conn: c.conn,
+            language: c.language.clone(),
+            version: c.version,
+        })
+    }
+
+    /// A consumer group's members and declarations; `None` when no member is online.
+    pub fn group_info(&self, group: &str) -> Option<GroupInfo> {
+        let g = self.groups.get(group)?;
+        let first = g.members.values().next()?;
+        Some(GroupInfo {
+            members: g.members.keys().filter_map(|id| self.info(id)).collect(),
+            consume_type: first.consume_type.clone(),
+            message_model: first.message_model.clone(),
+            consume_from_where: first.consume_from_where.clone(),
+            subscriptions: g.subscriptions.values().cloned().collect(),
+        })
+    }
+
+    /// A producer group's clients; `None` when none is online.
+    pub fn producer_info(&self, group: &str) -> Option<Vec<ClientInfo>> {
+        let ids = self.producers.get(group)?;
+        Some(ids.iter().filter_map(|id| self.info(id)).collect())
+    }
+
+    /// The consumer groups online that subscribe to `topic`.
+    pub fn groups_of_topic(&self, topic: &str) -> BTreeSet<String> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.subscriptions.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Whether a group's members consume in BROADCASTING mode.
+    pub fn broadcasting(&self, group: &str) -> bool {
+        self.groups
+            .get(group)
+            .and_then(|g| g.members.values().next())
+            .is_some_and(|m| m.message_model == "BROADCASTING")
+    }
+
+    /// The consumer groups online.
+    pub fn consumer_groups(&self) -> Vec<String> {
+        self.groups.keys().cloned().collect()
+    }
+
     /// The connection of a client.
     pub fn conn_of(&self, client_id: &str) -> Option<ConnId> {
         self.clients.get(client_id).map(|c| c.conn)
@@ -312,6 +406,41 @@ mod tests {
             9
         );
         assert!(table.subscribed("c1", "g", &sub(9)).is_empty());
+    }
+
+    #[test]
+    fn group_and_producer_views_show_who_is_online() {
+        let now = Instant::now();
+        let mut table = ClientTable::default();
+        assert_eq!(table.group_info("g"), None);
+        let mut data = heartbeat("c1", "g", "T", 1);
+        data.producer_data_set
+            .push(crate::protocol::body::client::ProducerData {
+                group_name: "pg".into(),
+            });
+        table.heartbeat_from(ConnId(7), data, now, "GO", 317);
+        let info = table.group_info("g").unwrap();
+        assert_eq!(
+            info.members,
+            vec![ClientInfo {
+                client_id: "c1".into(),
+                conn: ConnId(7),
+                language: "GO".into(),
+                version: 317
+            }]
+        );
+        assert_eq!(info.message_model, "CLUSTERING");
+        assert_eq!(info.subscriptions[0].topic, "T");
+        assert_eq!(table.producer_info("pg").unwrap()[0].client_id, "c1");
+        assert_eq!(table.producer_info("other"), None);
+        assert_eq!(
+            table.groups_of_topic("T"),
+            BTreeSet::from(["g".to_string()])
+        );
+        assert!(table.groups_of_topic("U").is_empty());
+        table.disconnected(ConnId(7));
+        assert_eq!(table.group_info("g"), None);
+        assert_eq!(table.producer_info("pg"), None);
     }
 
     #[test]

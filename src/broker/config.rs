@@ -1,6 +1,12 @@
 //! Broker settings, read from RocketMQ's `broker.conf` (Java properties: `key=value`,
-//! `#` comments). Unknown keys and invalid values are refused with a message naming them;
-//! a few Java tuning keys that have no meaning here are accepted and ignored with a warning.
+//! `#` comments). A key the Java broker knows and Apogee does not implement is accepted with
+//! one warning (`rocketmq_keys.txt` lists the Java broker's keys: the setters of its
+//! BrokerConfig, MessageStoreConfig, NettyServerConfig, NettyClientConfig and AuthConfig,
+//! 4.9.8 and 5.x). A key neither knows, and an invalid value, are refused with the file,
+//! the line and, for a misspelt key, the nearest known one.
+//!
+//! At run time UPDATE_BROKER_CONFIG changes the keys of [`RUNTIME_KEYS`]
+//! ([`BrokerConfig::update_at_runtime`]); the others need a restart.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -13,11 +19,13 @@ use crate::store::{FlushMode, StoreConfig};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{file}:{line}: unknown key `{key}`")]
+    #[error("{file}:{line}: unknown key `{key}`{}", did_you_mean(suggestion))]
     UnknownKey {
         file: String,
         line: usize,
         key: String,
+        /// The nearest key Apogee or RocketMQ knows, if one is near.
+        suggestion: Option<String>,
     },
     #[error("{file}:{line}: invalid value {value:?} for `{key}`: {why}")]
     BadValue {
@@ -29,6 +37,85 @@ pub enum ConfigError {
     },
     #[error("{file}:{line}: expected `key=value`")]
     BadLine { file: String, line: usize },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(key) => format!(" (did you mean `{key}`?)"),
+        None => String::new(),
+    }
+}
+
+/// The keys of the Java broker's configuration classes (one per line).
+const ROCKETMQ_KEYS: &str = include_str!("rocketmq_keys.txt");
+
+/// Whether the Java broker knows `key`.
+pub fn rocketmq_knows(key: &str) -> bool {
+    ROCKETMQ_KEYS.lines().any(|k| k == key)
+}
+
+/// The keys Apogee applies (besides RocketMQ's that it accepts without effect).
+pub const APOGEE_KEYS: &[&str] = &[
+    "brokerClusterName",
+    "brokerName",
+    "brokerId",
+    "listenPort",
+    "brokerIP1",
+    "namesrvAddr",
+    "storePathRootDir",
+    "flushDiskType",
+    "brokerRole",
+    "deleteWhen",
+    "fileReservedTime",
+    "diskMaxUsedSpaceRatio",
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+    "enablePropertyFilter",
+    "storeReplyMessageEnable",
+    "transactionTimeOut",
+    "transactionCheckInterval",
+    "transactionCheckMax",
+    "rejectTransactionMessage",
+    "defaultTopicQueueNums",
+    "mappedFileSizeCommitLog",
+    "mappedFileSizeConsumeQueue",
+    "maxMessageSize",
+    "flushIntervalCommitLog",
+    "syncFlushTimeout",
+    "messageIndexEnable",
+    "warmMapedFileEnable",
+    "transientStorePoolEnable",
+    "regionId",
+    "dedicatedStoreThreads",
+    "sendThreadPoolQueueCapacity",
+    "messageDelayLevel",
+];
+
+/// The keys UPDATE_BROKER_CONFIG changes while the broker runs.
+pub const RUNTIME_KEYS: &[&str] = &[
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+    "enablePropertyFilter",
+    "storeReplyMessageEnable",
+    "rejectTransactionMessage",
+    "defaultTopicQueueNums",
+    "transactionTimeOut",
+    "transactionCheckInterval",
+    "transactionCheckMax",
+];
+
+/// The known key nearest to `key` (Apogee's first, then RocketMQ's), if it is near enough
+/// to be a misspelling.
+pub fn nearest_key(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    APOGEE_KEYS
+        .iter()
+        .copied()
+        .chain(ROCKETMQ_KEYS.lines())
+        .map(|k| (strsim::levenshtein(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 5))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +216,7 @@ impl BrokerConfig {
                     file: file.into(),
                     line,
                     key: key.into(),
+                    suggestion: nearest_key(key),
                 },
                 Some(why) => ConfigError::BadValue {
                     file: file.into(),
@@ -243,23 +331,105 @@ impl BrokerConfig {
                         Some("expected levels like `1s 5s 10s 30s 1m 2h 1d`".to_string())
                     })?
             }
-            // Java thread-pool and tuning knobs with no counterpart here.
-            "sendMessageThreadPoolNums"
-            | "pullMessageThreadPoolNums"
-            | "useReentrantLockWhenPutMessage"
-            | "waitTimeMillsInSendQueue"
-            | "brokerFastFailureEnable"
-            | "osPageCacheBusyTimeOutMills"
-            | "serverWorkerThreads"
-            | "serverSelectorThreads"
-            | "clientWorkerThreads"
-            | "haListenPort"
-            | "brokerIP2" => {
-                tracing::warn!(key, "broker.conf key accepted but has no effect in Apogee");
+            _ if rocketmq_knows(key) => {
+                tracing::warn!("broker.conf: `{key}` has no effect in Apogee (accepted, ignored)");
             }
             _ => return Err(None),
         }
         Ok(())
+    }
+
+    /// UPDATE_BROKER_CONFIG: one key of [`RUNTIME_KEYS`] changed while the broker runs.
+    /// Other keys are refused with the reason (`Err`).
+    pub fn update_at_runtime(&mut self, key: &str, value: &str) -> Result<(), String> {
+        if !RUNTIME_KEYS.contains(&key) {
+            return Err(if APOGEE_KEYS.contains(&key) {
+                format!("`{key}` cannot change while the broker runs: set it in broker.conf and restart")
+            } else if rocketmq_knows(key) {
+                format!("`{key}` has no effect in Apogee")
+            } else {
+                format!("unknown key `{key}`{}", did_you_mean(&nearest_key(key)))
+            });
+        }
+        self.apply(key, value.trim()).map_err(|why| {
+            format!(
+                "invalid value {value:?} for `{key}`: {}",
+                why.unwrap_or_default()
+            )
+        })
+    }
+
+    /// The settings as `key=value` pairs, in [`APOGEE_KEYS`]' order (GET_BROKER_CONFIG).
+    pub fn properties(&self) -> Vec<(&'static str, String)> {
+        let flush = match self.store.flush.mode {
+            FlushMode::Async => "ASYNC_FLUSH",
+            FlushMode::Sync => "SYNC_FLUSH",
+        };
+        let role = match self.role {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+            BrokerRole::Slave => "SLAVE",
+        };
+        let namesrv = self
+            .namesrv_addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(";");
+        let delete_when = self
+            .store
+            .retention
+            .delete_when
+            .iter()
+            .map(|h| format!("{h:02}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let delay_levels = self
+            .store
+            .delay_levels
+            .iter()
+            .map(|d| crate::store::format_delay_level(*d))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let values: Vec<String> = vec![
+            self.cluster_name.clone(),
+            self.broker_name.clone(),
+            self.broker_id.to_string(),
+            self.listen.port().to_string(),
+            self.broker_ip.unwrap_or(self.listen.ip()).to_string(),
+            namesrv,
+            self.store.root.display().to_string(),
+            flush.into(),
+            role.into(),
+            delete_when,
+            self.store.retention.file_reserved_hours.to_string(),
+            format!(
+                "{}",
+                (self.store.retention.disk_max_used_ratio * 100.0).round()
+            ),
+            self.auto_create_topic_enable.to_string(),
+            self.auto_create_subscription_group.to_string(),
+            self.enable_property_filter.to_string(),
+            self.store_reply_message_enable.to_string(),
+            self.transaction_timeout_ms.to_string(),
+            self.transaction_check_interval_ms.to_string(),
+            self.transaction_check_max.to_string(),
+            self.reject_transaction_message.to_string(),
+            self.default_topic_queue_nums.to_string(),
+            self.store.commit_log_file_size.to_string(),
+            (self.store.cq_units_per_file * 20).to_string(),
+            self.store.max_message_size.to_string(),
+            self.store.flush.interval.as_millis().to_string(),
+            self.store.flush.sync_timeout.as_millis().to_string(),
+            self.store.index_enable.to_string(),
+            self.store.warm.touch.to_string(),
+            (self.store.log_writes == Some(Writes::Syscall)).to_string(),
+            self.region_id.clone(),
+            self.dedicated_store_threads.to_string(),
+            self.send_queue_capacity.to_string(),
+            delay_levels,
+        ];
+        APOGEE_KEYS.iter().copied().zip(values).collect()
     }
 
     /// The address advertised to name servers and put in message ids.
@@ -304,6 +474,85 @@ mod tests {
             .is_err());
     }
 
+    /// The broker configurations shipped in Apache RocketMQ's distribution/conf
+    /// (2m-2s-sync, controller quick-start, dledger, container), their keys together.
+    #[test]
+    fn starts_from_the_confs_rocketmq_ships() {
+        let conf = "brokerClusterName = DefaultCluster\nbrokerName = broker-a\nbrokerId = 0\ndeleteWhen = 04\nfileReservedTime = 48\nbrokerRole = SYNC_MASTER\nflushDiskType = ASYNC_FLUSH\nnamesrvAddr=127.0.0.1:9876\nlistenPort=30911\nhaListenPort=30912\nstorePathRootDir=/tmp/rmqstore/node00\nstorePathCommitLog=/tmp/rmqstore/node00/commitlog\nenableControllerMode=true\ncontrollerAddr=127.0.0.1:9878\nallAckInSyncStateSet=true\nenableDLegerCommitLog=true\ndLegerGroup=RaftNode00\ndLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1:40912\ndLegerSelfId=n0\nsendMessageThreadPoolNums=16\nslaveReadEnable=true\nbrokerConfigPaths=a.conf:b.conf\ntotalReplicas=3\ninSyncReplicas=2\nminInSyncReplicas=1\nenableAutoInSyncReplicas=true\nenableSlaveActingMaster=true\nbrokerHeartbeatInterval=1000\nbrokerNotActiveTimeoutMillis=10000\nsendHeartbeatTimeoutMillis=1000\nfetchNamesrvAddrByAddressServer=false\n";
+        let mut config = BrokerConfig::new("/tmp/x");
+        config.apply_conf("broker.conf", conf).unwrap();
+        assert_eq!(config.role, BrokerRole::SyncMaster);
+        assert_eq!(config.listen.port(), 30911);
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_with_the_nearest_known_one() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        let err = config
+            .apply_conf("conf/broker.conf", "\n\nflushDiskTyp=SYNC_FLUSH")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "conf/broker.conf:3: unknown key `flushDiskTyp` (did you mean `flushDiskType`?)"
+        );
+        // Nearest among RocketMQ's keys too.
+        let err = config
+            .apply_conf("b.conf", "slaveReadEnabel=true")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("(did you mean `slaveReadEnable`?)"),
+            "{err}"
+        );
+        // Nothing near: no suggestion.
+        let err = config.apply_conf("b.conf", "colour=blue").unwrap_err();
+        assert_eq!(err.to_string(), "b.conf:1: unknown key `colour`");
+    }
+
+    #[test]
+    fn runtime_updates_change_only_runtime_keys() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        config
+            .update_at_runtime("autoCreateTopicEnable", "false")
+            .unwrap();
+        assert!(!config.auto_create_topic_enable);
+        config
+            .update_at_runtime("transactionCheckMax", "3")
+            .unwrap();
+        assert_eq!(config.transaction_check_max, 3);
+        let err = config.update_at_runtime("listenPort", "1").unwrap_err();
+        assert!(err.contains("restart"), "{err}");
+        let err = config
+            .update_at_runtime("slaveReadEnable", "true")
+            .unwrap_err();
+        assert!(err.contains("no effect in Apogee"), "{err}");
+        let err = config
+            .update_at_runtime("autoCreateTopicEnable", "perhaps")
+            .unwrap_err();
+        assert!(err.starts_with("invalid value"), "{err}");
+        assert!(config
+            .update_at_runtime("autoCreateTopicEnabled", "true")
+            .unwrap_err()
+            .contains("did you mean `autoCreateTopicEnable`"));
+    }
+
+    #[test]
+    fn properties_read_back_as_the_same_settings() {
+        let mut config = BrokerConfig::new("/tmp/x");
+        config
+            .apply_conf("b.conf", "brokerRole=SYNC_MASTER\ndeleteWhen=04;16\nmessageDelayLevel=1s 2m 1h 1d\nnamesrvAddr=127.0.0.1:1;127.0.0.1:2")
+            .unwrap();
+        let text: String = config
+            .properties()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        let mut again = BrokerConfig::new("/elsewhere");
+        again.apply_conf("properties", &text).unwrap();
+        assert_eq!(again.properties(), config.properties());
+        assert_eq!(config.properties().len(), APOGEE_KEYS.len());
+    }
+
     #[test]
     fn refuses_unknown_keys_and_bad_values() {
         let mut config = BrokerConfig::new("/tmp/x");
@@ -312,7 +561,8 @@ mod tests {
             Err(ConfigError::UnknownKey {
                 file: "b.conf".into(),
                 line: 1,
-                key: "brokerNme".into()
+                key: "brokerNme".into(),
+                suggestion: Some("brokerName".into()),
             })
         );
         let bad = config

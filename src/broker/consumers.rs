@@ -61,7 +61,8 @@ impl BrokerService {
     pub(super) async fn heartbeat(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
         let data: HeartbeatData = fastjson::from_slice(&req.body)
             .map_err(|e| HeaderError::Body(format!("heartbeat: {e}")))?;
-        if self.parts().config.auto_create_subscription_group && !data.consumer_data_set.is_empty()
+        if self.parts().config.load().auto_create_subscription_group
+            && !data.consumer_data_set.is_empty()
         {
             let groups = data.consumer_data_set.iter().map(|c| c.group_name.clone());
             self.parts()
@@ -73,6 +74,8 @@ impl BrokerService {
             .send(client_manager::Heartbeat {
                 conn: conn.clone(),
                 data,
+                language: req.language,
+                version: req.version,
             })
             .await?;
         Ok(ok())
@@ -148,7 +151,7 @@ impl BrokerService {
         };
         match SubscriptionFilter::compile(sub.expression_type.as_deref(), &sub.sub_string) {
             Err(e) => Ok(parse_failed(&e.to_string())),
-            Ok(filter) if filter.is_sql() && !self.parts().config.enable_property_filter => {
+            Ok(filter) if filter.is_sql() && !self.parts().config.load().enable_property_filter => {
                 Ok(self.sql_refused())
             }
             Ok(_) => Ok(ok()),

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod config;
 pub mod consumers;
 pub mod hold;
+pub mod inspect;
 pub mod locks;
 pub mod pull;
 pub mod queries;
@@ -18,6 +19,7 @@ pub mod refresh;
 pub mod reply;
 pub mod retry;
 pub mod service;
+pub mod stats;
 pub mod sync_waits;
 pub mod transaction;
 pub mod txn;
@@ -230,8 +232,24 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             },
         ),
     );
+    let stats = Arc::new(stats::BrokerStats::new(crate::util::now_ms()));
+    {
+        let stats = Arc::downgrade(&stats);
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match stats.upgrade() {
+                    Some(stats) => stats.sample(crate::util::now_ms()),
+                    None => return,
+                }
+            }
+        });
+    }
     let service = BrokerService::new(Parts {
-        config: Arc::new(config),
+        stats,
+        config: Arc::new(arc_swap::ArcSwap::from_pointee(config)),
+        config_version: Default::default(),
         store: Arc::clone(&store),
         store_host: advertised,
         topics,

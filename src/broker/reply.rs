@@ -45,7 +45,7 @@ impl BrokerService {
         };
         // The Java broker answers "0" and offset 0 until the store says otherwise.
         let (mut msg_id, mut queue_offset) = ("0".to_owned(), 0u64);
-        if p.config.store_reply_message_enable {
+        if p.config.load().store_reply_message_enable {
             let message = OwnedMessage {
                 flag: header.flag,
                 body: req.body.clone(),
@@ -72,7 +72,7 @@ impl BrokerService {
             }
         }
         let mut out = ExtFields::new();
-        out.append("MSG_REGION", &p.config.region_id);
+        out.append("MSG_REGION", &p.config.load().region_id);
         out.append("TRACE_ON", "true");
         out.append("msgId", &msg_id);
         out.append("queueId", &queue_id.to_string());

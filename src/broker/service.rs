@@ -40,7 +40,12 @@ pub(super) fn ok() -> RemotingCommand {
 
 /// Everything the service talks to.
 pub struct Parts {
-    pub config: Arc<BrokerConfig>,
+    /// The settings; UPDATE_BROKER_CONFIG swaps in changed ones.
+    pub config: Arc<arc_swap::ArcSwap<BrokerConfig>>,
+    /// Messages put and got (GET_BROKER_RUNTIME_INFO).
+    pub stats: Arc<super::stats::BrokerStats>,
+    /// Counts the updates of `config` (GET_BROKER_CONFIG's data version).
+    pub config_version: std::sync::atomic::AtomicU64,
     pub store: Arc<Store>,
     pub store_host: SocketAddr,
     pub topics: TopicView,
@@ -119,6 +124,21 @@ impl BrokerService {
             RequestCode::LOCK_BATCH_MQ => self.lock_batch(&req).await,
             RequestCode::END_TRANSACTION => self.end_transaction(&req).await,
             RequestCode::UNLOCK_BATCH_MQ => self.unlock_batch(&req),
+            RequestCode::GET_TOPIC_STATS_INFO => self.topic_stats(&req),
+            RequestCode::GET_TOPIC_CONFIG => self.topic_config(&req),
+            RequestCode::GET_CONSUME_STATS => self.consume_stats(&req).await,
+            RequestCode::GET_CONSUMER_CONNECTION_LIST => self.consumer_connections(&req).await,
+            RequestCode::GET_PRODUCER_CONNECTION_LIST => self.producer_connections(&req).await,
+            RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => self.consume_by_who(&req).await,
+            RequestCode::QUERY_TOPICS_BY_CONSUMER => self.topics_by_consumer(&req).await,
+            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => self.reset_offset(&req).await,
+            RequestCode::CLONE_GROUP_OFFSET => self.clone_offsets(&req).await,
+            RequestCode::GET_CONSUMER_RUNNING_INFO | RequestCode::CONSUME_MESSAGE_DIRECTLY => {
+                self.relay_to_consumer(&req).await
+            }
+            RequestCode::GET_BROKER_CONFIG => self.broker_config(),
+            RequestCode::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
+            RequestCode::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => self.system_topics(),
             _ => error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
                 format!(" request type {} not supported", req.code),
@@ -127,7 +147,7 @@ impl BrokerService {
         respond(result)
     }
 
-    fn topic(&self, name: &str) -> Option<TopicConfig> {
+    pub(super) fn topic(&self, name: &str) -> Option<TopicConfig> {
         self.parts.topics.borrow().table.get(name).cloned()
     }
 
@@ -162,7 +182,7 @@ impl BrokerService {
         }
         let topic = match self.topic(&header.topic) {
             Some(topic) => topic,
-            None if p.config.auto_create_topic_enable
+            None if p.config.load().auto_create_topic_enable
                 || header.topic.starts_with(topic_config::RETRY_PREFIX) =>
             {
                 let created = p
@@ -224,7 +244,8 @@ impl BrokerService {
         let max = p.store.config().max_message_size;
         // Every message carries its broker's cluster (`CLUSTER`), as the Java broker stamps
         // it: a consumer's reply to a request goes to `<cluster>_REPLY_TOPIC`.
-        let cluster = p.config.cluster_name.as_str();
+        let config = p.config.load();
+        let cluster = config.cluster_name.as_str();
         let base = OwnedMessage {
             flag: header.flag,
             body: Bytes::new(),
@@ -307,7 +328,7 @@ impl BrokerService {
             && !(header.reconsume_times > 0
                 && properties::get(&messages[0].properties, properties::DELAY).is_some());
         if half {
-            if p.config.reject_transaction_message {
+            if p.config.load().reject_transaction_message {
                 return error(
                     ResponseCode::NO_PERMISSION,
                     format!(
@@ -331,6 +352,7 @@ impl BrokerService {
                 queue_id = level_queue;
             }
         }
+        let body_bytes: usize = messages.iter().map(|m| m.body.len()).sum();
         let appended = match p
             .writers
             .append(
@@ -341,8 +363,12 @@ impl BrokerService {
             .await
         {
             Ok(appended) => appended,
-            Err(failure) => return Ok(append_failure(failure)),
+            Err(failure) => {
+                p.stats.put_failed();
+                return Ok(append_failure(failure));
+            }
         };
+        p.stats.put(appended.placed.len(), body_bytes);
         let mut code = ResponseCode::SUCCESS;
         if wait_store {
             match p.sync_waits.durable(appended.end).await {
@@ -360,7 +386,7 @@ impl BrokerService {
         // SendMessageResponseHeader, written field by field (the hot path: no serde), in
         // the sorted order fastjson writes.
         let mut ext = crate::protocol::ExtFields::new();
-        ext.append("MSG_REGION", &p.config.region_id);
+        ext.append("MSG_REGION", &p.config.load().region_id);
         ext.append("TRACE_ON", "true");
         ext.append("msgId", &msg_id);
         ext.append(
@@ -408,7 +434,7 @@ impl BrokerService {
             }
             sub.filter.clone().map_err(|e| Box::new(parse_failed(&e)))?
         };
-        if filter.is_sql() && !self.parts.config.enable_property_filter {
+        if filter.is_sql() && !self.parts.config.load().enable_property_filter {
             return Err(Box::new(self.sql_refused()));
         }
         Ok(filter)
@@ -455,17 +481,30 @@ impl BrokerService {
 
     /// The subscription group's part of a pull (Java's `PullMessageProcessor`): a group the
     /// broker does not know is refused unless `autoCreateSubscriptionGroup` (then it is
-    /// created), and one whose `consumeEnable` is off may not consume.
-    fn group_check(&self, group: &str) -> Option<RemotingCommand> {
+    /// created), one whose `consumeEnable` is off may not consume, and one whose
+    /// `consumeBroadcastEnable` is off may not consume in BROADCASTING mode.
+    fn group_check(&self, group: &str, topic: &str) -> Option<RemotingCommand> {
         let p = &self.parts;
         let groups = p.subscription_group_view.borrow();
+        let broadcasting = || {
+            p.subscriptions
+                .borrow()
+                .get(&(group.to_owned(), topic.to_owned()))
+                .is_some_and(|s| s.broadcasting)
+        };
         match groups.subscription_group_table.get(group) {
             Some(settings) if !settings.consume_enable => Some(RemotingCommand::error(
                 ResponseCode::NO_PERMISSION,
                 format!("subscription group no permission, {group}"),
             )),
+            Some(settings) if !settings.consume_broadcast_enable && broadcasting() => {
+                Some(RemotingCommand::error(
+                    ResponseCode::NO_PERMISSION,
+                    format!("the consumer group[{group}] can not consume by broadcast way"),
+                ))
+            }
             Some(_) => None,
-            None if p.config.auto_create_subscription_group => {
+            None if p.config.load().auto_create_subscription_group => {
                 drop(groups);
                 p.subscription_groups
                     .do_send(crate::actors::subscription_groups::Ensure(vec![group.to_owned()]));
@@ -504,7 +543,7 @@ impl BrokerService {
                 ),
             );
         }
-        if let Some(refused) = self.group_check(&header.consumer_group) {
+        if let Some(refused) = self.group_check(&header.consumer_group, &header.topic) {
             return Ok(refused);
         }
         let filter = match self.pull_filter(&header) {
@@ -544,7 +583,7 @@ impl BrokerService {
         let suspend =
             header.sys_flag & pull_flag::SUSPEND != 0 && header.suspend_timeout_millis > 0;
         if pulled.code != ResponseCode::PULL_NOT_FOUND || !suspend {
-            return Ok(pull_response(pulled));
+            return Ok(self.counted(pulled));
         }
         let hold = Duration::from_millis(header.suspend_timeout_millis as u64).min(MAX_SUSPEND);
         let (reply, woken) = oneshot::channel();
@@ -557,12 +596,18 @@ impl BrokerService {
         };
         let deadline = tokio::time::Instant::now() + hold;
         if p.long_poll.try_send(Hold { task, deadline }).is_err() {
-            return Ok(pull_response(pulled));
+            return Ok(self.counted(pulled));
         }
         Ok(match woken.await {
-            Ok(pulled) => pull_response(pulled),
-            Err(_) => pull_response(pulled),
+            Ok(pulled) => self.counted(pulled),
+            Err(_) => self.counted(pulled),
         })
+    }
+
+    /// A pull's answer, counted.
+    fn counted(&self, pulled: Pulled) -> RemotingCommand {
+        self.parts.stats.got(pulled.messages);
+        pull_response(pulled)
     }
 
     /// Creates `%DLQ%group` if needed; returns its name.

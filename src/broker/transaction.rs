@@ -184,7 +184,7 @@ impl BrokerService {
     pub(super) async fn end_transaction(&self, req: &RemotingCommand) -> Reply {
         let header: EndTransactionRequest = req.header()?;
         let p = self.parts();
-        if p.config.role == super::config::BrokerRole::Slave {
+        if p.config.load().role == super::config::BrokerRole::Slave {
             tracing::warn!("Message store is slave mode, so end transaction is forbidden.");
             return error(ResponseCode::SLAVE_NOT_AVAILABLE, "");
         }
@@ -236,7 +236,7 @@ impl BrokerService {
                 "Find prepared transaction message failed",
             );
         };
-        if let Some(refused) = check_prepared(&p.config, &header, &found) {
+        if let Some(refused) = check_prepared(&p.config.load(), &header, &found) {
             return Ok(refused);
         }
         let offset = found.queue_offset as u64;

@@ -91,6 +91,12 @@ pub struct TxnTable {
 }
 
 impl TxnTable {
+    /// New limits (UPDATE_BROKER_CONFIG): they apply to the checks scheduled from now on.
+    pub fn set_limits(&mut self, check_max: u32, check_interval_ms: i64) {
+        self.check_max = check_max;
+        self.check_interval_ms = check_interval_ms;
+    }
+
     pub fn new(state: TxnState, check_max: u32, check_interval_ms: i64) -> Self {
         Self {
             scanned: state.half_floor,

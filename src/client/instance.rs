@@ -3,7 +3,9 @@
 //!
 //! Background tasks (ended by [`Instance::shutdown`]): route refresh every 30 s, heartbeat
 //! to every known broker every 30 s, and one task per broker connection that answers the
-//! broker's requests (NOTIFY_CONSUMER_IDS_CHANGED wakes that group's rebalance at once).
+//! broker's requests (NOTIFY_CONSUMER_IDS_CHANGED wakes that group's rebalance at once;
+//! RESET_CONSUMER_CLIENT_OFFSET and GET_CONSUMER_RUNNING_INFO go to the group's
+//! [`ConsumerHooks`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +19,7 @@ use super::error::ClientError;
 use super::message::MessageExt;
 use super::message::UniqueIds;
 use super::ClientConfig;
-use crate::protocol::body::client::{ConsumerData, HeartbeatData, ProducerData};
+use crate::protocol::body::client::{ConsumerData, HeartbeatData, MessageQueue, ProducerData};
 use crate::protocol::body::{BrokerData, TopicRouteData};
 use crate::protocol::header::broker::{
     CheckTransactionStateRequest, ConsumerGroupRequest, UnregisterClientRequest,
@@ -26,6 +28,20 @@ use crate::protocol::header::namesrv::RouteByTopicRequest;
 use crate::protocol::{fastjson, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::client::RemotingClient;
 use crate::util::{lock, read, write};
+
+/// What a consumer of a group answers when a broker (for an admin tool) asks.
+pub trait ConsumerHooks: Send + Sync {
+    /// RESET_CONSUMER_CLIENT_OFFSET: go on from these offsets of the topic's queues.
+    fn reset_offsets(&self, topic: &str, offsets: Vec<(MessageQueue, i64)>);
+    /// GET_CONSUMER_RUNNING_INFO: the consumer's state as RocketMQ's `ConsumerRunningInfo`.
+    fn running_info(&self) -> serde_json::Value;
+}
+
+impl std::fmt::Debug for dyn ConsumerHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsumerHooks")
+    }
+}
 
 /// Shared by a producer or consumer and its background tasks.
 #[derive(Debug)]
@@ -44,6 +60,8 @@ pub struct Instance {
     rebalance_wakers: Mutex<HashMap<String, Arc<Notify>>>,
     /// Producer group → who answers a broker's transaction check-back.
     transaction_checkers: Mutex<HashMap<String, TransactionChecker>>,
+    /// Consumer group → its consumer's answers to brokers.
+    consumer_hooks: Mutex<HashMap<String, std::sync::Weak<dyn ConsumerHooks>>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -86,6 +104,7 @@ impl Instance {
             consumers: Mutex::default(),
             rebalance_wakers: Mutex::default(),
             transaction_checkers: Mutex::default(),
+            consumer_hooks: Mutex::default(),
             shutdown: CancellationToken::new(),
             config,
         });
@@ -279,6 +298,19 @@ impl Instance {
         lock(&self.transaction_checkers).insert(group.to_owned(), checker);
     }
 
+    /// Who answers RESET_CONSUMER_CLIENT_OFFSET and GET_CONSUMER_RUNNING_INFO for `group`.
+    pub(crate) fn set_consumer_hooks(
+        &self,
+        group: &str,
+        hooks: std::sync::Weak<dyn ConsumerHooks>,
+    ) {
+        lock(&self.consumer_hooks).insert(group.to_owned(), hooks);
+    }
+
+    fn hooks_of(&self, group: &str) -> Option<Arc<dyn ConsumerHooks>> {
+        lock(&self.consumer_hooks).get(group)?.upgrade()
+    }
+
     /// Registers (or replaces) a consumer group's heartbeat data; returns the group's
     /// rebalance waker.
     pub(crate) fn set_consumer(&self, data: ConsumerData) -> Arc<Notify> {
@@ -375,6 +407,21 @@ impl Instance {
                     }
                 }
                 RequestCode::CHECK_TRANSACTION_STATE => self.check_transaction(&client, &request),
+                RequestCode::RESET_CONSUMER_CLIENT_OFFSET => self.reset_offsets(&request),
+                RequestCode::GET_CONSUMER_RUNNING_INFO => {
+                    let group = request.ext("consumerGroup").unwrap_or_default();
+                    let response = match self.hooks_of(group) {
+                        Some(hooks) => RemotingCommand::response(ResponseCode::SUCCESS).with_body(
+                            crate::protocol::fastjson::to_vec_object_keys(&hooks.running_info()),
+                        ),
+                        None => RemotingCommand::error(
+                            ResponseCode::SYSTEM_ERROR,
+                            format!("The Consumer Group <{group}> not exist in this consumer"),
+                        ),
+                    }
+                    .with_opaque(request.opaque);
+                    let _ = client.respond(response).await;
+                }
                 code if !request.is_oneway() => {
                     let response = RemotingCommand::error(
                         ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
@@ -390,6 +437,33 @@ impl Instance {
 }
 
 impl Instance {
+    /// RESET_CONSUMER_CLIENT_OFFSET: the body's offsets (`ResetOffsetBody`, message queues
+    /// as keys) to the group's consumer.
+    fn reset_offsets(&self, request: &RemotingCommand) {
+        let group = request.ext("group").unwrap_or_default();
+        let topic = request.ext("topic").unwrap_or_default();
+        let body: crate::protocol::body::admin::ResetOffsetBody =
+            match fastjson::from_slice(&request.body) {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::warn!(%group, %topic, error = %e, "bad offset reset body");
+                    return;
+                }
+            };
+        let offsets: Vec<(MessageQueue, i64)> = body
+            .offset_table
+            .iter()
+            .filter_map(|(k, o)| Some((crate::protocol::body::admin::parse_queue_key(k)?, *o)))
+            .collect();
+        match self.hooks_of(group) {
+            Some(hooks) => {
+                tracing::info!(%group, %topic, queues = offsets.len(), "offsets reset by the broker");
+                hooks.reset_offsets(topic, offsets);
+            }
+            None => tracing::warn!(%group, "offset reset for a group without a consumer here"),
+        }
+    }
+
     /// A broker asks how the local transaction of a half ended: the listener of the half's
     /// producer group (`PGROUP`) answers.
     fn check_transaction(&self, client: &RemotingClient, request: &RemotingCommand) {

@@ -61,6 +61,9 @@ impl NamesrvService {
             RequestCode::GET_KV_CONFIG => self.get_kv(&req).await,
             RequestCode::DELETE_KV_CONFIG => self.delete_kv(&req).await,
             RequestCode::GET_KVLIST_BY_NAMESPACE => self.kv_namespace(&req).await,
+            RequestCode::WIPE_WRITE_PERM_OF_BROKER => self.set_write_perm(&req, false).await,
+            RequestCode::ADD_WRITE_PERM_OF_BROKER => self.set_write_perm(&req, true).await,
+            RequestCode::GET_SYSTEM_TOPIC_LIST_FROM_NS => self.system_topics().await,
             _ => Ok(RemotingCommand::error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
                 format!(" request type {} not supported", req.code),
@@ -193,6 +196,48 @@ impl NamesrvService {
     async fn cluster_info(&self) -> Reply {
         let info = self.registry.send(registry::GetClusterInfo).await?;
         Ok(RemotingCommand::response(ResponseCode::SUCCESS).with_body(json(&info)))
+    }
+
+    /// WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER: the count in the answer's
+    /// header (`wipeTopicCount` / `addTopicCount`).
+    async fn set_write_perm(&self, req: &RemotingCommand, allow: bool) -> Reply {
+        use crate::protocol::header::admin::*;
+        let header: BrokerNameRequest = req.header()?;
+        let count = self
+            .routes
+            .send(route_table::SetWritePerm {
+                broker_name: header.broker_name,
+                allow,
+            })
+            .await?;
+        let response = RemotingCommand::response(ResponseCode::SUCCESS);
+        Ok(if allow {
+            response.with_header(&AddWritePermResponse {
+                add_topic_count: count,
+            })
+        } else {
+            response.with_header(&WipeWritePermResponse {
+                wipe_topic_count: count,
+            })
+        })
+    }
+
+    /// GET_SYSTEM_TOPIC_LIST_FROM_NS: as the Java name server, the cluster and broker names
+    /// (each is a system topic) and the address of a broker.
+    async fn system_topics(&self) -> Reply {
+        let info = self.registry.send(registry::GetClusterInfo).await?;
+        let mut topic_list: BTreeSet<String> = info.cluster_addr_table.keys().cloned().collect();
+        topic_list.extend(info.broker_addr_table.keys().cloned());
+        let broker_addr = info
+            .broker_addr_table
+            .values()
+            .find_map(|b| b.broker_addrs.values().next().cloned());
+        Ok(
+            RemotingCommand::response(ResponseCode::SUCCESS).with_body(json(&TopicList {
+                broker_addr,
+                topic_list,
+            })),
+        )
     }
 
     async fn all_topics(&self) -> Reply {

@@ -70,6 +70,28 @@ impl TopicTable {
             .collect()
     }
 
+    /// WIPE_WRITE_PERM_OF_BROKER (`allow` false) / ADD_WRITE_PERM_OF_BROKER (true): the
+    /// write permission of every topic's queues on `broker_name`; how many topics changed.
+    /// It holds until the broker registers its topics again with `force`.
+    pub fn set_write_perm(&mut self, broker_name: &str, allow: bool) -> i32 {
+        const PERM_WRITE: i32 = 1 << 1;
+        let mut changed = 0;
+        for queues in self.topics.values_mut() {
+            if let Some(queue) = queues.get_mut(broker_name) {
+                let perm = if allow {
+                    queue.perm | PERM_WRITE
+                } else {
+                    queue.perm & !PERM_WRITE
+                };
+                if perm != queue.perm {
+                    queue.perm = perm;
+                }
+                changed += 1;
+            }
+        }
+        changed
+    }
+
     /// Deletes a topic everywhere, or (with `only_on`) only its queue data on those brokers;
     /// a topic left without queue data is deleted.
     pub fn delete(&mut self, topic: &str, only_on: Option<&BTreeSet<String>>) {
@@ -86,5 +108,34 @@ impl TopicTable {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_permission_is_wiped_and_added_per_broker() {
+        let mut table = TopicTable::default();
+        for broker in ["a", "b"] {
+            table.apply(RouteEffect::ApplyTopics {
+                broker_name: broker.into(),
+                topics: vec![TopicConfig::new("T", 4), TopicConfig::new("U", 4)],
+                force: true,
+            });
+        }
+        assert_eq!(table.set_write_perm("a", false), 2);
+        let perms = |t: &TopicTable| -> Vec<(String, i32)> {
+            t.queue_datas("T")
+                .unwrap()
+                .into_iter()
+                .map(|q| (q.broker_name, q.perm))
+                .collect()
+        };
+        assert_eq!(perms(&table), vec![("a".into(), 4), ("b".into(), 6)]);
+        assert_eq!(table.set_write_perm("nobody", false), 0);
+        assert_eq!(table.set_write_perm("a", true), 2);
+        assert_eq!(perms(&table), vec![("a".into(), 6), ("b".into(), 6)]);
     }
 }

@@ -8,7 +8,10 @@
 //! only when that fails does it read the input as a JSON value — first rewriting every
 //! unquoted key into a JSON string (`"0"`, `"{\"topic\":\"T\",…}"`) if that is what
 //! keeps it from parsing — and deserialize that value with fastjson's conversions
-//! ([`super::lenient`]). Apogee always *writes* standard JSON, which every client accepts.
+//! ([`super::lenient`]). Apogee writes standard JSON, which every client accepts, except
+//! for maps keyed by message queues: [`to_vec_object_keys`] writes those as fastjson does
+//! (the Java admin tools read `TopicStatsTable`, `ConsumeStats`, `ResetOffsetBody` with
+//! fastjson, which reads a message queue only from an object key).
 
 use serde::de::DeserializeOwned;
 
@@ -27,6 +30,55 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Er
         },
     };
     super::lenient::from_value(&value)
+}
+
+/// A map key that is a message queue, written as fastjson writes it: an object with its
+/// fields in alphabetical order, unquoted (see [`to_vec_object_keys`]).
+pub fn queue_key(broker_name: &str, queue_id: i32, topic: &str) -> String {
+    serde_json::json!({"brokerName": broker_name, "queueId": queue_id, "topic": topic}).to_string()
+}
+
+/// Serializes `value` as JSON, except that object keys made by [`queue_key`] (keys that are
+/// a JSON object's text) are written unquoted, as fastjson writes non-string keys.
+pub fn to_vec_object_keys<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    fn write(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                out.push('{');
+                for (i, (key, member)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let raw = key.starts_with('{')
+                        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(key)
+                            .is_ok();
+                    if raw {
+                        out.push_str(key);
+                    } else {
+                        out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    }
+                    out.push(':');
+                    write(member, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    let mut out = String::new();
+    write(&value, &mut out);
+    out.into_bytes()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -151,6 +203,26 @@ fn trim(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn queue_keys_are_written_unquoted_and_read_back() {
+        let mut table = BTreeMap::new();
+        table.insert(
+            queue_key("broker-a", 3, "T"),
+            serde_json::json!({"maxOffset": 5}),
+        );
+        let body = serde_json::json!({"offsetTable": table, "note": "{not a key}"});
+        let text = String::from_utf8(to_vec_object_keys(&body)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"note":"{not a key}","offsetTable":{{"brokerName":"broker-a","queueId":3,"topic":"T"}:{"maxOffset":5}}}"#
+        );
+        let back: serde_json::Value = from_slice(text.as_bytes()).unwrap();
+        assert_eq!(
+            back["offsetTable"][queue_key("broker-a", 3, "T")]["maxOffset"],
+            5
+        );
+    }
 
     #[test]
     fn standard_json_is_parsed_as_is() {

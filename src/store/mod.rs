@@ -166,6 +166,17 @@ pub fn parse_delay_levels(text: &str) -> Option<Vec<Duration>> {
         .filter(|levels| !levels.is_empty())
 }
 
+/// One level as `messageDelayLevel` writes it (`30s`, `2m`, `1h`, `1d`).
+pub fn format_delay_level(level: Duration) -> String {
+    let secs = level.as_secs();
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 impl StoreConfig {
     /// RocketMQ's defaults under `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -648,6 +659,8 @@ mod tests {
         assert_eq!(levels[2], Duration::from_secs(10));
         assert_eq!(levels[17], Duration::from_secs(7200));
         assert_eq!(parse_delay_levels("1d 500ms"), None);
+        let written: Vec<_> = levels.iter().map(|l| format_delay_level(*l)).collect();
+        assert_eq!(written.join(" "), DEFAULT_DELAY_LEVELS);
         assert_eq!(parse_delay_levels(""), None);
     }
 }

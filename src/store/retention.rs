@@ -76,7 +76,7 @@ pub struct Outcome {
 }
 
 /// Used share of the disk holding `root`: (total − free) / total, as RocketMQ computes it.
-pub(super) fn disk_used_ratio(root: &Path) -> std::io::Result<f64> {
+pub fn disk_used_ratio(root: &Path) -> std::io::Result<f64> {
     let (total, free) = super::mmap::disk_space(root)?;
     Ok(used_ratio(total, free))
 }

@@ -93,6 +93,52 @@ async fn subscription_groups_are_managed_and_their_settings_honoured() {
     let r = ask(&client, pull("gOff")).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
 
+    // consumeBroadcastEnable off: a group consuming in BROADCASTING mode may not pull.
+    let r = ask(
+        &client,
+        update(r#"{"groupName":"gCast","consumeBroadcastEnable":false}"#),
+    )
+    .await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    let mut data = apogee::protocol::body::client::HeartbeatData {
+        client_id: "caster".into(),
+        consumer_data_set: vec![apogee::protocol::body::client::ConsumerData {
+            group_name: "gCast".into(),
+            consume_type: "CONSUME_PASSIVELY".into(),
+            message_model: "BROADCASTING".into(),
+            consume_from_where: "CONSUME_FROM_FIRST_OFFSET".into(),
+            subscription_data_set: vec![apogee::protocol::body::client::SubscriptionData {
+                topic: "Groups".into(),
+                sub_string: "*".into(),
+                sub_version: 1,
+                ..Default::default()
+            }],
+            unit_mode: false,
+        }],
+        ..Default::default()
+    };
+    let beat = |d: &apogee::protocol::body::client::HeartbeatData| {
+        RemotingCommand::request(RequestCode::HEART_BEAT).with_body(serde_json::to_vec(d).unwrap())
+    };
+    assert_eq!(
+        ask(&client, beat(&data)).await.response_code(),
+        ResponseCode::SUCCESS
+    );
+    let r = ask(&client, pull("gCast")).await;
+    assert_eq!(r.response_code(), ResponseCode::NO_PERMISSION);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("the consumer group[gCast] can not consume by broadcast way")
+    );
+    // The same group clustering: served.
+    data.consumer_data_set[0].message_model = "CLUSTERING".into();
+    assert_eq!(
+        ask(&client, beat(&data)).await.response_code(),
+        ResponseCode::SUCCESS
+    );
+    let r = ask(&client, pull("gCast")).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
+
     // Bad names are refused; deleting removes the group.
     let r = ask(&client, update(r#"{"groupName":"bad name!"}"#)).await;
     assert_eq!(r.response_code(), ResponseCode::INVALID_PARAMETER);

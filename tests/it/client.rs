@@ -15,13 +15,13 @@ use apogee::store::FlushMode;
 use super::broker::start_with;
 use super::store::temp_dir;
 
-type Seen = Arc<Mutex<Vec<MessageExt>>>;
+pub type Seen = Arc<Mutex<Vec<MessageExt>>>;
 
-fn client(namesrv: std::net::SocketAddr) -> ClientConfig {
+pub fn client(namesrv: std::net::SocketAddr) -> ClientConfig {
     ClientConfig::new(&namesrv.to_string())
 }
 
-fn consumer_config(group: &str) -> ConsumerConfig {
+pub fn consumer_config(group: &str) -> ConsumerConfig {
     let mut c = ConsumerConfig::new(group);
     c.consume_from_where = ConsumeFromWhere::FirstOffset;
     c.persist_interval = Duration::from_millis(500);
@@ -29,7 +29,7 @@ fn consumer_config(group: &str) -> ConsumerConfig {
     c
 }
 
-async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
@@ -37,7 +37,7 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
-fn collector(seen: &Seen) -> impl Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static {
+pub fn collector(seen: &Seen) -> impl Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync + 'static {
     let seen = Arc::clone(seen);
     move |msgs: &[MessageExt]| {
         seen.lock().unwrap().extend_from_slice(msgs);

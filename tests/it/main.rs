@@ -1,5 +1,6 @@
 //! Black-box tests, one behaviour per module, linked into one binary.
 
+mod admin;
 mod broker;
 mod broker_crash;
 mod broker_filter;

@@ -123,18 +123,48 @@ impl PushConsumerBuilder {
             stop: CancellationToken::new(),
             config,
         });
+        let hooks: Arc<dyn crate::client::instance::ConsumerHooks> =
+            Arc::new(Hooks(Arc::downgrade(&inner)));
+        inner
+            .instance
+            .set_consumer_hooks(&inner.config.group, Arc::downgrade(&hooks));
         tokio::spawn(Arc::clone(&inner).rebalance_loop());
         tokio::spawn(Arc::clone(&inner).persist_loop());
         if inner.orderly() && inner.config.message_model == MessageModel::Clustering {
             tokio::spawn(Arc::clone(&inner).lock_loop());
         }
-        Ok(PushConsumer { inner })
+        Ok(PushConsumer {
+            inner,
+            _hooks: hooks,
+        })
+    }
+}
+
+/// The push consumer's answers to brokers (offset resets, running info).
+struct Hooks(std::sync::Weak<Inner>);
+
+impl crate::client::instance::ConsumerHooks for Hooks {
+    fn reset_offsets(&self, topic: &str, offsets: Vec<(MessageQueue, i64)>) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let topic = topic.to_owned();
+        tokio::spawn(async move { inner.reset(&topic, offsets).await });
+    }
+
+    fn running_info(&self) -> serde_json::Value {
+        let Some(inner) = self.0.upgrade() else {
+            return serde_json::Value::Null;
+        };
+        inner.running_info()
     }
 }
 
 /// A running push consumer.
 pub struct PushConsumer {
     inner: Arc<Inner>,
+    /// Held here: the instance keeps only a weak reference.
+    _hooks: Arc<dyn crate::client::instance::ConsumerHooks>,
 }
 
 struct Inner {
@@ -217,6 +247,68 @@ impl Inner {
 
     fn clustering(&self) -> bool {
         self.config.message_model == MessageModel::Clustering
+    }
+
+    /// RESET_CONSUMER_CLIENT_OFFSET: drop the queues named (what they hold is not consumed
+    /// or committed), commit the new offsets, and take the queues again from there.
+    async fn reset(self: &Arc<Self>, topic: &str, offsets: Vec<(MessageQueue, i64)>) {
+        let queues: Vec<MessageQueue> = offsets.iter().map(|(q, _)| q.clone()).collect();
+        {
+            let mut table = lock(&self.queues);
+            for queue in &queues {
+                if let Some(pq) = table.remove(queue) {
+                    pq.drop_queue();
+                }
+            }
+        }
+        for (queue, offset) in &offsets {
+            self.offsets.update(queue, *offset, false);
+        }
+        if let Err(e) = self.offsets.persist(Some(&queues)).await {
+            tracing::warn!(%topic, error = %e, "could not commit the reset offsets");
+        }
+        self.waker.notify_one();
+    }
+
+    /// RocketMQ's `ConsumerRunningInfo`: properties, subscriptions, queues held.
+    fn running_info(&self) -> serde_json::Value {
+        let queues = lock(&self.queues).clone();
+        let mq_table: serde_json::Map<String, serde_json::Value> = queues
+            .iter()
+            .map(|(q, pq)| {
+                (
+                    crate::protocol::fastjson::queue_key(&q.broker_name, q.queue_id, &q.topic),
+                    serde_json::json!({
+                        "commitOffset": self.offsets.in_memory(q).unwrap_or(0),
+                        "cachedMsgCount": pq.cached().0,
+                        "droped": pq.dropped(),
+                        "locked": pq.locked(),
+                    }),
+                )
+            })
+            .collect();
+        let consume_type = if self.orderly() {
+            "orderly"
+        } else {
+            "concurrently"
+        };
+        serde_json::json!({
+            "properties": {
+                "PROP_CONSUME_TYPE": "CONSUME_PASSIVELY",
+                "PROP_CONSUMEORDERLY": self.orderly().to_string(),
+                "PROP_CLIENT_VERSION": format!("Apogee {}", env!("CARGO_PKG_VERSION")),
+                "PROP_THREADPOOL_CORE_SIZE": self.config.consume_threads.to_string(),
+                "PROP_NAMESERVER_ADDR": self.instance.config.namesrv_addrs.join(";"),
+                "messageModel": self.config.message_model.wire(),
+                "consumeFromWhere": self.config.consume_from_where.wire(),
+                "consumeMode": consume_type,
+                "consumerGroup": self.config.group,
+            },
+            "subscriptionSet": self.subs.iter().map(|s| s.data.clone()).collect::<Vec<_>>(),
+            "mqTable": mq_table,
+            "statusTable": {},
+            "jstack": "",
+        })
     }
 
     async fn rebalance_loop(self: Arc<Self>) {
@@ -376,7 +468,10 @@ impl Inner {
             .filter(|m| !failed.iter().any(|f| f.queue_offset == m.queue_offset))
             .map(|m| m.queue_offset);
         if let Some(offset) = pq.remove(done) {
-            self.offsets.update(&pq.queue, offset, true);
+            // A dropped queue (reassigned, or its offset reset) no longer moves the offset.
+            if !pq.dropped() {
+                self.offsets.update(&pq.queue, offset, true);
+            }
         }
         if !failed.is_empty() {
             // Could not hand them to the broker's retry: consume them again here later.

@@ -1,5 +1,6 @@
 //! Request and response bodies.
 
+pub mod admin;
 pub mod client;
 pub mod register;
 pub mod route;

@@ -1,4 +1,5 @@
 //! Typed request and response headers, one module per server role.
 
+pub mod admin;
 pub mod broker;
 pub mod namesrv;
