@@ -70,26 +70,20 @@ impl TopicTable {
             .collect()
     }
 
-    /// WIPE_WRITE_PERM_OF_BROKER (`allow` false) / ADD_WRITE_PERM_OF_BROKER (true): the
-    /// write permission of every topic's queues on `broker_name`; how many topics changed.
-    /// It holds until the broker registers its topics again with `force`.
+    /// WIPE_WRITE_PERM_OF_BROKER (`allow` false: the write bit cleared) and
+    /// ADD_WRITE_PERM_OF_BROKER (true: read and write, as the Java name server sets it) of
+    /// every topic's queues on `broker_name`; how many topics have queues there. It holds
+    /// until the broker registers its topics again with `force`.
     pub fn set_write_perm(&mut self, broker_name: &str, allow: bool) -> i32 {
-        const PERM_WRITE: i32 = 1 << 1;
-        let mut changed = 0;
+        use crate::protocol::body::perm::{READ, WRITE};
+        let mut count = 0;
         for queues in self.topics.values_mut() {
             if let Some(queue) = queues.get_mut(broker_name) {
-                let perm = if allow {
-                    queue.perm | PERM_WRITE
-                } else {
-                    queue.perm & !PERM_WRITE
-                };
-                if perm != queue.perm {
-                    queue.perm = perm;
-                }
-                changed += 1;
+                queue.perm = if allow { READ | WRITE } else { queue.perm & !WRITE };
+                count += 1;
             }
         }
-        changed
+        count
     }
 
     /// Deletes a topic everywhere, or (with `only_on`) only its queue data on those brokers;
