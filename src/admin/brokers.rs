@@ -427,3 +427,76 @@ pub async fn delete_kv_config(
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct BrokerConsumeStats {
+    #[arg(short = 'b', long = "brokerAddr")]
+    pub broker_addr: String,
+    /// Only queues that lag by at least this much.
+    #[arg(short = 'l', long = "level", default_value_t = 0)]
+    pub level: i64,
+    /// Only ordered topics.
+    #[arg(short = 'o', long = "order", default_value_t = false, action = clap::ArgAction::Set)]
+    pub order: bool,
+}
+
+pub async fn broker_consume_stats(
+    admin: &AdminClient,
+    out: Out,
+    a: BrokerConsumeStats,
+) -> anyhow::Result<()> {
+    use crate::protocol::body::admin::{parse_queue_key, ConsumeStatsList};
+    let mut request = RemotingCommand::request(RequestCode::GET_BROKER_CONSUME_STATS);
+    request
+        .ext_fields
+        .get_or_insert_with(Default::default)
+        .insert("isOrder", if a.order { "true" } else { "false" });
+    let response = admin.ok(addr(&a.broker_addr)?, request).await?;
+    let list: ConsumeStatsList = body(&response, "broker consume stats")?;
+    let mut rows = Vec::new();
+    for groups in &list.consume_stats_list {
+        for (group, stats) in groups {
+            for s in stats {
+                let mut queues: Vec<_> = s
+                    .offset_table
+                    .iter()
+                    .filter_map(|(k, o)| Some((parse_queue_key(k)?, o.clone())))
+                    .collect();
+                queues.sort_by(|x, y| x.0.cmp(&y.0));
+                for (mq, o) in queues {
+                    let diff = o.broker_offset - o.consumer_offset;
+                    if diff >= a.level && o.last_timestamp > 0 {
+                        rows.push((mq, group.clone(), o, diff));
+                    }
+                }
+            }
+        }
+    }
+    if out.json(&json!({"brokerAddr": list.broker_addr, "totalDiff": list.total_diff,
+        "queues": rows.iter().map(|(mq, g, o, d)| json!({"topic": mq.topic, "group": g, "brokerName": mq.broker_name,
+            "queueId": mq.queue_id, "brokerOffset": o.broker_offset, "consumerOffset": o.consumer_offset,
+            "diff": d, "lastTimestamp": o.last_timestamp})).collect::<Vec<_>>()}))
+    {
+        return Ok(());
+    }
+    println!(
+        "{:<64}  {:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  #LastTime",
+        "#Topic", "#Group", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff"
+    );
+    for (mq, group, o, diff) in &rows {
+        println!(
+            "{:<64}  {:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  {}",
+            super::output::front(&mq.topic, 64),
+            group,
+            super::output::front(&mq.broker_name, 32),
+            mq.queue_id,
+            o.broker_offset,
+            o.consumer_offset,
+            diff,
+            super::output::human(o.last_timestamp)
+        );
+    }
+    println!();
+    println!("Diff Total: {}", list.total_diff);
+    Ok(())
+}

@@ -76,6 +76,9 @@ pub enum AdminCommand {
     /// A broker's runtime info.
     #[command(name = "brokerStatus")]
     BrokerStatus(brokers::BrokerStatus),
+    /// Every group's lag on one broker.
+    #[command(name = "brokerConsumeStats")]
+    BrokerConsumeStats(brokers::BrokerConsumeStats),
     /// A broker's settings.
     #[command(name = "getBrokerConfig")]
     GetBrokerConfig(brokers::GetBrokerConfig),
@@ -138,6 +141,7 @@ impl AdminCommand {
             CloneGroupOffset(_) => "cloneGroupOffset",
             ClusterList(_) => "clusterList",
             BrokerStatus(_) => "brokerStatus",
+            BrokerConsumeStats(_) => "brokerConsumeStats",
             GetBrokerConfig(_) => "getBrokerConfig",
             UpdateBrokerConfig(_) => "updateBrokerConfig",
             WipeWritePerm(_) => "wipeWritePerm",
@@ -177,6 +181,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         CloneGroupOffset(a) => groups::clone_group_offset(&admin, out, a).await,
         ClusterList(a) => brokers::cluster_list(&admin, out, a).await,
         BrokerStatus(a) => brokers::broker_status(&admin, out, a).await,
+        BrokerConsumeStats(a) => brokers::broker_consume_stats(&admin, out, a).await,
         GetBrokerConfig(a) => brokers::get_broker_config(&admin, out, a).await,
         UpdateBrokerConfig(a) => brokers::update_broker_config(&admin, out, a).await,
         WipeWritePerm(a) => brokers::write_perm(&admin, out, a, false).await,

@@ -3,7 +3,8 @@
 //! GET_PRODUCER_CONNECTION_LIST, QUERY_TOPIC_CONSUME_BY_WHO, QUERY_TOPICS_BY_CONSUMER,
 //! offsets reset by time (INVOKE_BROKER_TO_RESET_OFFSET, which tells each consumer with
 //! RESET_CONSUMER_CLIENT_OFFSET) and cloned (CLONE_GROUP_OFFSET), and the questions relayed
-//! to a consumer (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY). Answers follow the
+//! to a consumer (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY); a broker's consume
+//! stats (GET_BROKER_CONSUME_STATS) and consume time spans (QUERY_CONSUME_TIME_SPAN). Answers follow the
 //! Java broker's `AdminBrokerProcessor` and `Broker2Client`: the same bodies, codes and
 //! remarks.
 
@@ -131,37 +132,149 @@ impl BrokerService {
                 .filter(|t| subscribed.is_empty() || subscribed.contains(t))
                 .collect()
         };
-        let store = &self.parts().store;
-        let broker = self.broker_name();
         let mut stats = ConsumeStats::default();
         for topic in topics {
             let Some(config) = self.topic(&topic) else {
                 continue;
             };
-            let offsets = committed.get(&topic);
-            for queue_id in 0..config.read_queue_nums {
-                let key = QueueKey::new(topic.clone(), queue_id);
-                let consumer_offset = offsets
-                    .and_then(|o| o.get(&queue_id))
-                    .copied()
-                    .unwrap_or(0)
-                    .max(0);
-                let last_timestamp = match consumer_offset {
-                    0 => 0,
-                    c => pull::store_time_at(store, &key, (c - 1) as u64).unwrap_or(0),
-                };
-                stats.offset_table.insert(
-                    queue_key(&broker, queue_id, &topic),
-                    OffsetWrapper {
-                        broker_offset: store.max_offset(&key) as i64,
-                        consumer_offset,
-                        pull_offset: consumer_offset,
-                        last_timestamp,
-                    },
-                );
-            }
+            self.queue_offsets(
+                &mut stats,
+                &topic,
+                config.read_queue_nums,
+                committed.get(&topic),
+            );
         }
         Ok(ok().with_body(to_vec_object_keys(&stats)))
+    }
+
+    /// Each queue's max offset, the group's committed offset (`offsets`) and the store time
+    /// of the last message consumed, into `stats`.
+    fn queue_offsets(
+        &self,
+        stats: &mut ConsumeStats,
+        topic: &str,
+        queues: i32,
+        offsets: Option<&BTreeMap<i32, i64>>,
+    ) {
+        let store = &self.parts().store;
+        let broker = self.broker_name();
+        for queue_id in 0..queues {
+            let key = QueueKey::new(topic.to_owned(), queue_id);
+            let consumer_offset = offsets
+                .and_then(|o| o.get(&queue_id))
+                .copied()
+                .unwrap_or(0)
+                .max(0);
+            let last_timestamp = match consumer_offset {
+                0 => 0,
+                c => pull::store_time_at(store, &key, (c - 1) as u64).unwrap_or(0),
+            };
+            stats.offset_table.insert(
+                queue_key(&broker, queue_id, topic),
+                OffsetWrapper {
+                    broker_offset: store.max_offset(&key) as i64,
+                    consumer_offset,
+                    pull_offset: consumer_offset,
+                    last_timestamp,
+                },
+            );
+        }
+    }
+
+    /// GET_BROKER_CONSUME_STATS (mqadmin brokerConsumeStats): every subscription group's
+    /// consume stats, one per topic it committed offsets of (only ordered topics with
+    /// `isOrder`), and the total lag.
+    pub(super) async fn broker_consume_stats(&self, req: &RemotingCommand) -> Reply {
+        let only_ordered = req.ext("isOrder") == Some("true");
+        let groups: Vec<String> = self
+            .parts()
+            .subscription_group_view
+            .borrow()
+            .subscription_group_table
+            .keys()
+            .cloned()
+            .collect();
+        let mut list = Vec::new();
+        let mut total_diff = 0;
+        for group in groups {
+            let committed = self
+                .parts()
+                .offsets
+                .send(consumer_offsets::OffsetsOf(group.clone()))
+                .await?;
+            let subscribed = self.subscribed_topics(&group).await?;
+            let mut per_topic = Vec::new();
+            for (topic, offsets) in &committed {
+                let Some(config) = self.topic(topic) else {
+                    continue;
+                };
+                if (only_ordered && !config.order)
+                    || (!subscribed.is_empty() && !subscribed.contains(topic))
+                {
+                    continue;
+                }
+                let mut stats = ConsumeStats::default();
+                self.queue_offsets(&mut stats, topic, config.write_queue_nums, Some(offsets));
+                total_diff += stats.total_diff();
+                per_topic.push(stats);
+            }
+            list.push(BTreeMap::from([(group, per_topic)]));
+        }
+        let body = ConsumeStatsList {
+            broker_addr: self.parts().store_host.to_string(),
+            consume_stats_list: list,
+            total_diff,
+            total_inflight_diff: 0,
+        };
+        Ok(ok().with_body(to_vec_object_keys(&body)))
+    }
+
+    /// QUERY_CONSUME_TIME_SPAN: per queue, the store times of the first and last messages
+    /// and of the last one the group consumed, and how long the next one has waited.
+    pub(super) async fn consume_time_span(&self, req: &RemotingCommand) -> Reply {
+        let ConsumeTimeSpanRequest { topic, group } = req.header()?;
+        let Some(config) = self.topic(&topic) else {
+            return error(
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!("topic[{topic}] not exist"),
+            );
+        };
+        let committed = self
+            .parts()
+            .offsets
+            .send(consumer_offsets::OffsetsOf(group))
+            .await?
+            .remove(&topic)
+            .unwrap_or_default();
+        let store = &self.parts().store;
+        let broker = self.broker_name();
+        let now = crate::util::now_ms();
+        let spans: Vec<serde_json::Value> = (0..config.write_queue_nums)
+            .map(|queue_id| {
+                let key = QueueKey::new(topic.clone(), queue_id);
+                let (min, max) = (store.min_offset(&key), store.max_offset(&key));
+                let time_at = |o: u64| pull::store_time_at(store, &key, o).unwrap_or(0);
+                let min_time = time_at(min);
+                let max_time = if max > 0 { time_at(max - 1) } else { 0 };
+                let consumer = committed.get(&queue_id).copied().unwrap_or(0).max(0) as u64;
+                let consumed_time = if consumer > 0 {
+                    time_at(consumer - 1)
+                } else {
+                    min_time
+                };
+                let delay = if consumer < max {
+                    now - time_at(consumer)
+                } else {
+                    0
+                };
+                serde_json::json!({
+                    "messageQueue": {"brokerName": broker, "queueId": queue_id, "topic": topic},
+                    "minTimeStamp": min_time, "maxTimeStamp": max_time,
+                    "consumeTimeStamp": consumed_time, "delayTime": delay,
+                })
+            })
+            .collect();
+        Ok(ok().with_body(json(&serde_json::json!({ "consumeTimeSpanSet": spans }))))
     }
 
     /// The topics an online group subscribes to (empty when no member is online).

@@ -127,6 +127,8 @@ impl BrokerService {
             RequestCode::GET_TOPIC_STATS_INFO => self.topic_stats(&req),
             RequestCode::GET_TOPIC_CONFIG => self.topic_config(&req),
             RequestCode::GET_CONSUME_STATS => self.consume_stats(&req).await,
+            RequestCode::GET_BROKER_CONSUME_STATS => self.broker_consume_stats(&req).await,
+            RequestCode::QUERY_CONSUME_TIME_SPAN => self.consume_time_span(&req).await,
             RequestCode::GET_CONSUMER_CONNECTION_LIST => self.consumer_connections(&req).await,
             RequestCode::GET_PRODUCER_CONNECTION_LIST => self.producer_connections(&req).await,
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => self.consume_by_who(&req).await,

@@ -79,7 +79,11 @@ impl TopicTable {
         let mut count = 0;
         for queues in self.topics.values_mut() {
             if let Some(queue) = queues.get_mut(broker_name) {
-                queue.perm = if allow { READ | WRITE } else { queue.perm & !WRITE };
+                queue.perm = if allow {
+                    READ | WRITE
+                } else {
+                    queue.perm & !WRITE
+                };
                 count += 1;
             }
         }

@@ -426,6 +426,17 @@ async fn group_commands_with_consumers_online() {
     })
     .await;
 
+    let lag = json(ns, &["brokerConsumeStats", "-b", &addr]).await;
+    assert_eq!(lag["totalDiff"], 0, "{lag}");
+    assert!(
+        lag["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["group"] == "AdminG"),
+        "{lag}"
+    );
+
     // Clone offsets to another group.
     ok(ns, &["updateSubGroup", "-b", &addr, "-g", "AdminG2"]).await;
     let out = ok(

@@ -102,3 +102,13 @@ pub struct GroupList {
 pub struct ResetOffsetBody {
     pub offset_table: BTreeMap<String, i64>,
 }
+
+/// GET_BROKER_CONSUME_STATS answer: per subscription group, its consume stats by topic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumeStatsList {
+    pub broker_addr: String,
+    pub consume_stats_list: Vec<BTreeMap<String, Vec<ConsumeStats>>>,
+    pub total_diff: i64,
+    pub total_inflight_diff: i64,
+}

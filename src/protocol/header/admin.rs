@@ -97,3 +97,11 @@ pub struct WipeWritePermResponse {
 pub struct AddWritePermResponse {
     pub add_topic_count: i32,
 }
+
+/// QUERY_CONSUME_TIME_SPAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumeTimeSpanRequest {
+    pub topic: String,
+    pub group: String,
+}
