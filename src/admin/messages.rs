@@ -143,6 +143,11 @@ pub struct QueryMsgById {
     /// Print the body too (mqadmin writes it to a file).
     #[arg(short = 'f', long = "bodyFormat")]
     pub body_format: Option<String>,
+    /// With -d: have this group's consumer consume the message now (CONSUME_MESSAGE_DIRECTLY).
+    #[arg(short = 'g', long = "consumerGroup", requires = "client_id")]
+    pub consumer_group: Option<String>,
+    #[arg(short = 'd', long = "clientId", requires = "consumer_group")]
+    pub client_id: Option<String>,
 }
 
 pub async fn query_msg_by_id(admin: &AdminClient, out: Out, a: QueryMsgById) -> anyhow::Result<()> {
@@ -174,7 +179,44 @@ pub async fn query_msg_by_id(admin: &AdminClient, out: Out, a: QueryMsgById) -> 
         by_key.sort_by_key(|m| m.store_timestamp);
         found.push(by_key.remove(0));
     }
+    if let (Some(group), Some(client_id)) = (&a.consumer_group, &a.client_id) {
+        return consume_directly(admin, out, &found, group, client_id).await;
+    }
     emit(out, &found, a.body_format.is_some());
+    Ok(())
+}
+
+/// CONSUME_MESSAGE_DIRECTLY of each message, to its store host, for one consumer.
+async fn consume_directly(
+    admin: &AdminClient,
+    out: Out,
+    found: &[MessageExt],
+    group: &str,
+    client_id: &str,
+) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    for m in found {
+        let request = RemotingCommand::request(RequestCode::CONSUME_MESSAGE_DIRECTLY).with_header(
+            &crate::protocol::header::admin::ConsumeMessageDirectlyRequest {
+                consumer_group: group.to_owned(),
+                client_id: client_id.to_owned(),
+                msg_id: m.offset_msg_id.clone(),
+                broker_name: None,
+                topic: Some(m.topic.clone()),
+            },
+        );
+        let response = admin.ok(m.store_host, request).await?;
+        let result: serde_json::Value = super::client::body(&response, "direct consumption")?;
+        if !out.json {
+            println!(
+                "ConsumeMessageDirectlyResult [order={}, autoCommit={}, consumeResult={}, remark={}, spentTimeMills={}]",
+                result["order"], result["autoCommit"], result["consumeResult"].as_str().unwrap_or_default(),
+                result["remark"].as_str().unwrap_or("null"), result["spentTimeMills"]
+            );
+        }
+        results.push(result);
+    }
+    out.json(&results);
     Ok(())
 }
 

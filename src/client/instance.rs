@@ -35,6 +35,9 @@ pub trait ConsumerHooks: Send + Sync {
     fn reset_offsets(&self, topic: &str, offsets: Vec<(MessageQueue, i64)>);
     /// GET_CONSUMER_RUNNING_INFO: the consumer's state as RocketMQ's `ConsumerRunningInfo`.
     fn running_info(&self) -> serde_json::Value;
+    /// CONSUME_MESSAGE_DIRECTLY: hand one message to the listener now (it may block);
+    /// RocketMQ's `ConsumeMessageDirectlyResult`.
+    fn consume_directly(&self, message: MessageExt) -> serde_json::Value;
 }
 
 impl std::fmt::Debug for dyn ConsumerHooks {
@@ -408,6 +411,44 @@ impl Instance {
                 }
                 RequestCode::CHECK_TRANSACTION_STATE => self.check_transaction(&client, &request),
                 RequestCode::RESET_CONSUMER_CLIENT_OFFSET => self.reset_offsets(&request),
+                RequestCode::CONSUME_MESSAGE_DIRECTLY => {
+                    let group = request.ext("consumerGroup").unwrap_or_default().to_owned();
+                    let broker_name = request.ext("brokerName").unwrap_or_default().to_owned();
+                    let hooks = self.hooks_of(&group);
+                    let message = MessageExt::decode_all(&request.body, &broker_name)
+                        .ok()
+                        .and_then(|mut all| (!all.is_empty()).then(|| all.remove(0)));
+                    let opaque = request.opaque;
+                    let client = client.clone();
+                    // The listener may block: off this connection's task.
+                    tokio::spawn(async move {
+                        let response = match (hooks, message) {
+                            (Some(hooks), Some(message)) => {
+                                match tokio::task::spawn_blocking(move || {
+                                    hooks.consume_directly(message)
+                                })
+                                .await
+                                {
+                                    Ok(result) => RemotingCommand::response(ResponseCode::SUCCESS)
+                                        .with_body(serde_json::to_vec(&result).unwrap_or_default()),
+                                    Err(e) => RemotingCommand::error(
+                                        ResponseCode::SYSTEM_ERROR,
+                                        e.to_string(),
+                                    ),
+                                }
+                            }
+                            (None, _) => RemotingCommand::error(
+                                ResponseCode::SYSTEM_ERROR,
+                                format!("The Consumer Group <{group}> not exist in this consumer"),
+                            ),
+                            (_, None) => RemotingCommand::error(
+                                ResponseCode::SYSTEM_ERROR,
+                                "no message in the request",
+                            ),
+                        };
+                        let _ = client.respond(response.with_opaque(opaque)).await;
+                    });
+                }
                 RequestCode::GET_CONSUMER_RUNNING_INFO => {
                     let group = request.ext("consumerGroup").unwrap_or_default();
                     let response = match self.hooks_of(group) {

@@ -398,6 +398,42 @@ async fn group_commands_with_consumers_online() {
         seen.lock().unwrap().len() >= 15
     })
     .await;
+    // Consumed again, directly, by the consumer named (through the broker).
+    let before = seen.lock().unwrap().len();
+    let one = seen.lock().unwrap()[0].offset_msg_id.clone();
+    let direct = json(
+        ns,
+        &[
+            "queryMsgById",
+            "-i",
+            &one,
+            "-g",
+            "AdminG",
+            "-d",
+            consumer.client_id(),
+        ],
+    )
+    .await;
+    assert_eq!(direct[0]["consumeResult"], "CR_SUCCESS", "{direct}");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before + 1,
+        "only the one asked for"
+    );
+    let absent = admin(
+        ns,
+        &["queryMsgById", "-i", &one, "-g", "AdminG", "-d", "nobody@1"],
+    )
+    .await;
+    assert_eq!(absent.code, 1);
+    assert!(
+        absent
+            .stderr
+            .contains("The Consumer <AdminG> <nobody@1> not online"),
+        "{}",
+        absent.stderr
+    );
+
     let reset = json(
         ns,
         &[
@@ -416,9 +452,9 @@ async fn group_commands_with_consumers_online() {
         "{reset}"
     );
     wait_until(
-        "30 messages (all read again)",
+        "31 messages (all read again)",
         Duration::from_secs(20),
-        || seen.lock().unwrap().len() >= 30,
+        || seen.lock().unwrap().len() >= 31,
     )
     .await;
     wait_until_async(|| async {

@@ -158,6 +158,36 @@ impl crate::client::instance::ConsumerHooks for Hooks {
         };
         inner.running_info()
     }
+
+    fn consume_directly(&self, message: MessageExt) -> serde_json::Value {
+        let Some(inner) = self.0.upgrade() else {
+            return serde_json::Value::Null;
+        };
+        let started = std::time::Instant::now();
+        let msgs = std::slice::from_ref(&message);
+        let (order, result) = match &inner.listener {
+            Listener::Concurrent(f) => (
+                false,
+                match f(msgs) {
+                    ConsumeStatus::Success => "CR_SUCCESS",
+                    ConsumeStatus::ReconsumeLater => "CR_LATER",
+                },
+            ),
+            Listener::Orderly(f) => (
+                true,
+                match f(msgs) {
+                    OrderlyStatus::Success => "CR_SUCCESS",
+                    OrderlyStatus::SuspendCurrentQueueAMoment => "CR_LATER",
+                },
+            ),
+        };
+        serde_json::json!({
+            "order": order,
+            "autoCommit": true,
+            "consumeResult": result,
+            "spentTimeMills": started.elapsed().as_millis() as u64,
+        })
+    }
 }
 
 /// A running push consumer.
