@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite: the crate's own tests, then the interop suites in which clients
 # nobody on this team wrote (the official Java client 4.9.x and 5.x, rocketmq-client-rust
-# 1.0.0, the official Go client rocketmq-client-go/v2) run unchanged against
+# 1.0.0, the official Go client rocketmq-client-go/v2, the official mqadmin of
+# rocketmq-tools 4.9.8 and 5.5.0) run unchanged against
 # `apogee standalone`.
 #
 #   scripts/test-all.sh              # everything
@@ -48,4 +49,11 @@ fi
 if [[ -x interop/go/run.sh ]]; then
     echo "== interop: Go client"
     interop/go/run.sh
+fi
+
+# The official admin CLI (MQAdminStartup of rocketmq-tools), unchanged: topic, group,
+# offset, cluster, broker-config and message commands, their output checked.
+if [[ -x interop/mqadmin/run.sh ]]; then
+    echo "== interop: mqadmin (rocketmq-tools 4.9.8 and 5.5.0)"
+    interop/mqadmin/run.sh
 fi

@@ -97,16 +97,9 @@ CONF=$WORK/broker.conf
 
 # The broker control script (../broker-control.sh, as for the Java suite): the tests run
 # it (restart).
-{
-    echo '#!/usr/bin/env bash'
-    echo '# Written by interop/go/run.sh: restart-broker.sh [start|stop|restart] (default restart).'
-    printf 'export BIN=%q DATA=%q LOG=%q PID_FILE=%q RUST_LOG=%q\n' \
-        "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}"
-    printf 'export NAMESRV_PORT=%q BROKER_PORT=%q APOGEE_BROKER_CONF=%q\n' \
-        "$NAMESRV_PORT" "$BROKER_PORT" "$CONF"
-    printf 'exec %q "$@"\n' "$HERE/../broker-control.sh"
-} >"$RESTART_CMD"
-chmod +x "$RESTART_CMD"
+# shellcheck source=../restart-script.sh
+source "$HERE/../restart-script.sh"
+write_restart_script "$RESTART_CMD" go "$CONF"
 
 broker_pid() { cat "$PID_FILE" 2>/dev/null || true; }
 stop_tap() {

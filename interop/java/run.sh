@@ -68,16 +68,9 @@ if [[ -z $NAMESRV_PORT || -z $BROKER_PORT ]]; then
 fi
 
 # The broker control script: the tests run it (restart) while this script runs Maven.
-{
-    echo '#!/usr/bin/env bash'
-    echo '# Written by interop/java/run.sh: restart-broker.sh [start|stop|restart] (default restart).'
-    printf 'export BIN=%q DATA=%q LOG=%q PID_FILE=%q RUST_LOG=%q\n' \
-        "$BIN" "$WORK/data" "$BROKER_LOG" "$PID_FILE" "${RUST_LOG:-apogee=info}"
-    printf 'export NAMESRV_PORT=%q BROKER_PORT=%q APOGEE_BROKER_CONF=%q\n' \
-        "$NAMESRV_PORT" "$BROKER_PORT" "${APOGEE_BROKER_CONF:-}"
-    printf 'exec %q "$@"\n' "$HERE/../broker-control.sh"
-} >"$RESTART_CMD"
-chmod +x "$RESTART_CMD"
+# shellcheck source=../restart-script.sh
+source "$HERE/../restart-script.sh"
+write_restart_script "$RESTART_CMD" java "${APOGEE_BROKER_CONF:-}"
 
 broker_pid() { cat "$PID_FILE" 2>/dev/null || true; }
 stop_broker() {

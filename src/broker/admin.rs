@@ -137,6 +137,17 @@ impl BrokerService {
         }
         let capacity = p.config.load().send_queue_capacity.to_string();
         put("sendThreadPoolQueueCapacity", capacity);
+        put("EndTransactionQueueSize", "0".into());
+        if let Ok((total, free)) = crate::store::mmap::disk_space(&store.config().root) {
+            put(
+                "commitLogDirCapacity",
+                format!(
+                    "Total : {}, Free : {}.",
+                    human_bytes(total),
+                    human_bytes(free)
+                ),
+            );
+        }
         for key in ["timerReadBehind", "timerOffsetBehind", "timerCongestNum"] {
             put(key, "0".into());
         }
