@@ -138,6 +138,17 @@ impl BrokerService {
         let capacity = p.config.load().send_queue_capacity.to_string();
         put("sendThreadPoolQueueCapacity", capacity);
         put("EndTransactionQueueSize", "0".into());
+        // No thread pools here: their queues are always empty (`send`'s capacity is the
+        // queue writers' bound).
+        for pool in ["pull", "litePull", "query", "ack", "EndTransaction"] {
+            let key = if pool == "EndTransaction" {
+                "EndTransactionThreadPoolQueueCapacity".to_owned()
+            } else {
+                format!("{pool}ThreadPoolQueueCapacity")
+            };
+            put(&key, "0".into());
+        }
+        put("dispatchMaxBuffer", "0".into());
         if let Ok((total, free)) = crate::store::mmap::disk_space(&store.config().root) {
             put(
                 "commitLogDirCapacity",

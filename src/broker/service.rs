@@ -355,6 +355,7 @@ impl BrokerService {
             }
         }
         let body_bytes: usize = messages.iter().map(|m| m.body.len()).sum();
+        let put_started = std::time::Instant::now();
         let appended = match p
             .writers
             .append(
@@ -379,6 +380,7 @@ impl BrokerService {
                 Err(e) => return Ok(store_error(e)),
             }
         }
+        p.stats.put_took(put_started.elapsed());
         let msg_id = appended
             .placed
             .iter()
@@ -575,6 +577,7 @@ impl BrokerService {
         }
         let key = QueueKey::new(header.topic.clone(), header.queue_id);
         let max_msgs = usize::try_from(header.max_msg_nums).unwrap_or(1);
+        let read_started = std::time::Instant::now();
         let pulled = pull::read(
             &p.store,
             &key,
@@ -582,6 +585,7 @@ impl BrokerService {
             max_msgs,
             filter.as_ref(),
         );
+        p.stats.get_took(read_started.elapsed());
         let suspend =
             header.sys_flag & pull_flag::SUSPEND != 0 && header.suspend_timeout_millis > 0;
         if pulled.code != ResponseCode::PULL_NOT_FOUND || !suspend {

@@ -1,7 +1,9 @@
 //! The broker's counters, as RocketMQ's `StoreStatsService` and `BrokerStatsManager` keep
 //! them for GET_BROKER_RUNTIME_INFO (mqadmin clusterList / brokerStatus): messages put and
 //! got, with rates over the last 10 s, 60 s and 600 s, and the totals at the start of today
-//! and of yesterday (UTC days). Counting is lock-free on the send and pull paths; one
+//! and of yesterday (UTC days); how long puts take (store and, under SYNC_FLUSH, the flush:
+//! the maximum, RocketMQ's distribution, the 99th and 99.9th percentiles since boot) and
+//! the longest read of a pull. Counting is lock-free on the send and pull paths; one
 //! sample a second ([`BrokerStats::sample`], from a timer of the broker) feeds the rates.
 
 use std::collections::VecDeque;
@@ -11,6 +13,26 @@ use std::sync::Mutex;
 use crate::util::lock;
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Put latencies are counted per millisecond up to this, and above it in one slot.
+const LATENCY_MS: usize = 1000;
+
+/// RocketMQ's `putMessageDistributeTime` buckets: upper bounds in ms, and their names.
+const DISTRIBUTION: [(u64, &str); 13] = [
+    (0, "[<=0ms]"),
+    (10, "[0~10ms]"),
+    (50, "[10~50ms]"),
+    (100, "[50~100ms]"),
+    (200, "[100~200ms]"),
+    (500, "[200~500ms]"),
+    (1000, "[500ms~1s]"),
+    (2000, "[1~2s]"),
+    (3000, "[2~3s]"),
+    (4000, "[3~4s]"),
+    (5000, "[4~5s]"),
+    (10_000, "[5~10s]"),
+    (u64::MAX, "[10s~]"),
+];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Sample {
@@ -43,6 +65,11 @@ pub struct BrokerStats {
     pulls_missed: AtomicU64,
     samples: Mutex<VecDeque<Sample>>,
     daily: Mutex<Daily>,
+    /// Puts by latency in whole milliseconds (the last slot: longer).
+    put_latency: Box<[AtomicU64]>,
+    put_distribution: [AtomicU64; 13],
+    put_max_ms: AtomicU64,
+    get_max_ms: AtomicU64,
 }
 
 /// The rates of one counter over 10 s, 60 s and 600 s, as RocketMQ writes them
@@ -64,7 +91,46 @@ impl BrokerStats {
                 day: now_ms.div_euclid(DAY_MS),
                 ..Daily::default()
             }),
+            put_latency: (0..=LATENCY_MS).map(|_| AtomicU64::new(0)).collect(),
+            put_distribution: Default::default(),
+            put_max_ms: AtomicU64::new(0),
+            get_max_ms: AtomicU64::new(0),
         }
+    }
+
+    /// A put (one send) took this long, from the append to the answer.
+    pub fn put_took(&self, took: std::time::Duration) {
+        let ms = took.as_millis() as u64;
+        self.put_latency[(ms as usize).min(LATENCY_MS)].fetch_add(1, Relaxed);
+        let bucket = DISTRIBUTION
+            .iter()
+            .position(|(upper, _)| ms <= *upper)
+            .unwrap_or(12);
+        self.put_distribution[bucket].fetch_add(1, Relaxed);
+        self.put_max_ms.fetch_max(ms, Relaxed);
+    }
+
+    /// A pull's read of the store took this long.
+    pub fn get_took(&self, took: std::time::Duration) {
+        self.get_max_ms.fetch_max(took.as_millis() as u64, Relaxed);
+    }
+
+    /// The put latency (ms) under which `fraction` of the puts since boot stayed.
+    fn put_percentile(&self, fraction: f64) -> f64 {
+        let counts: Vec<u64> = self.put_latency.iter().map(|c| c.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let wanted = (total as f64 * fraction).ceil() as u64;
+        let mut seen = 0;
+        for (ms, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= wanted {
+                return ms as f64;
+            }
+        }
+        LATENCY_MS as f64
     }
 
     /// Messages stored by a send.
@@ -186,6 +252,27 @@ impl BrokerStats {
                     self.put_bytes.load(Relaxed) as f64 / puts.max(1) as f64
                 ),
             ),
+            (
+                "putMessageEntireTimeMax",
+                self.put_max_ms.load(Relaxed).to_string(),
+            ),
+            (
+                "getMessageEntireTimeMax",
+                self.get_max_ms.load(Relaxed).to_string(),
+            ),
+            (
+                "putMessageDistributeTime",
+                DISTRIBUTION
+                    .iter()
+                    .zip(&self.put_distribution)
+                    .map(|((_, name), count)| format!("{name}:{} ", count.load(Relaxed)))
+                    .collect(),
+            ),
+            ("putLatency99", format!("{:.2}", self.put_percentile(0.99))),
+            (
+                "putLatency999",
+                format!("{:.2}", self.put_percentile(0.999)),
+            ),
             ("putTps", fmt(put)),
             ("getFoundTps", fmt(found)),
             ("getMissTps", fmt(miss)),
@@ -221,6 +308,32 @@ mod tests {
 
     fn value<'a>(info: &'a [(&'static str, String)], key: &str) -> &'a str {
         &info.iter().find(|(k, _)| *k == key).unwrap().1
+    }
+
+    #[test]
+    fn put_latencies_give_the_distribution_max_and_percentiles() {
+        let stats = BrokerStats::new(0);
+        let ms = std::time::Duration::from_millis;
+        for _ in 0..990 {
+            stats.put_took(ms(0));
+        }
+        for _ in 0..9 {
+            stats.put_took(ms(30));
+        }
+        stats.put_took(ms(2500));
+        let info = stats.runtime_info(1000);
+        assert_eq!(value(&info, "putMessageEntireTimeMax"), "2500");
+        assert_eq!(
+            value(&info, "putMessageDistributeTime"),
+            "[<=0ms]:990 [0~10ms]:0 [10~50ms]:9 [50~100ms]:0 [100~200ms]:0 [200~500ms]:0 [500ms~1s]:0 [1~2s]:0 [2~3s]:1 [3~4s]:0 [4~5s]:0 [5~10s]:0 [10s~]:0 "
+        );
+        assert_eq!(value(&info, "putLatency99"), "0.00");
+        assert_eq!(value(&info, "putLatency999"), "30.00");
+        stats.get_took(ms(7));
+        assert_eq!(
+            value(&stats.runtime_info(1000), "getMessageEntireTimeMax"),
+            "7"
+        );
     }
 
     #[test]
