@@ -163,7 +163,7 @@ impl Handler<Heartbeat> for ClientManager {
     fn handle(&mut self, msg: Heartbeat, ctx: &mut Context<Self>) {
         super::guard(self, ctx, |this, _| {
             this.conns.insert(msg.conn.id, msg.conn.clone());
-            let effects = this.table.heartbeat_from(
+            let effects = this.table.heartbeat(
                 msg.conn.id,
                 msg.data,
                 Instant::now(),

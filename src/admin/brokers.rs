@@ -213,13 +213,6 @@ pub struct GetBrokerConfig {
     pub target: BrokerTarget,
 }
 
-fn properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
 pub async fn get_broker_config(
     admin: &AdminClient,
     out: Out,
@@ -233,7 +226,8 @@ pub async fn get_broker_config(
                 RemotingCommand::request(RequestCode::GET_BROKER_CONFIG),
             )
             .await?;
-        let props = properties(&String::from_utf8_lossy(&response.body));
+        let props =
+            crate::broker::config::parse_properties(&String::from_utf8_lossy(&response.body));
         all.insert(address.to_string(), props);
     }
     if out.json(

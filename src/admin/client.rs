@@ -32,7 +32,8 @@ pub struct Refused {
     pub remark: String,
 }
 
-fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
+/// `host:port`, or the last part of an `http://…/host:port` endpoint.
+pub fn addr(text: &str) -> anyhow::Result<SocketAddr> {
     let text = text.trim();
     let text = text.rsplit('/').next().unwrap_or(text);
     text.parse()
@@ -58,7 +59,7 @@ impl AdminClient {
         let namesrv = list
             .split(';')
             .filter(|a| !a.trim().is_empty())
-            .map(parse_addr)
+            .map(addr)
             .collect::<anyhow::Result<Vec<_>>>()?;
         if namesrv.is_empty() {
             bail!("no name server: pass -n 127.0.0.1:9876 or set NAMESRV_ADDR");
@@ -195,7 +196,7 @@ impl AdminClient {
         brokers
             .iter()
             .filter_map(|b| b.master_addr())
-            .map(parse_addr)
+            .map(addr)
             .collect()
     }
 
@@ -206,7 +207,7 @@ impl AdminClient {
         cluster: Option<&str>,
     ) -> anyhow::Result<Vec<SocketAddr>> {
         match (broker, cluster) {
-            (Some(addr), _) => Ok(vec![parse_addr(addr)?]),
+            (Some(broker), _) => Ok(vec![addr(broker)?]),
             (None, Some(cluster)) => self.cluster_masters(cluster).await,
             (None, None) => bail!("give a broker (-b ip:port) or a cluster (-c name)"),
         }
@@ -219,17 +220,13 @@ impl AdminClient {
             .broker_datas
             .iter()
             .filter_map(|b| {
-                let addr = b
+                let master = b
                     .master_addr()
                     .or_else(|| b.broker_addrs.values().next().map(|s| s.as_str()))?;
-                Some(parse_addr(addr).map(|a| (b.broker_name.clone(), a)))
+                Some(addr(master).map(|a| (b.broker_name.clone(), a)))
             })
             .collect()
     }
-}
-
-pub fn addr(text: &str) -> anyhow::Result<SocketAddr> {
-    parse_addr(text)
 }
 
 /// The answer if SUCCESS, else a [`Refused`] error.

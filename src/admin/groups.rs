@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use anyhow::{anyhow, bail};
 use serde_json::json;
 
-use super::client::{body, AdminClient, Refused};
+use super::client::{addr, body, AdminClient, Refused};
 use super::output::{front, human, version_desc, Out};
 use crate::protocol::body::admin::*;
 use crate::protocol::body::client::MessageQueue;
@@ -66,27 +66,21 @@ pub async fn update_sub_group(
     // As mqadmin: these two default to off when the command creates a group.
     group.consume_broadcast_enable = a.consume_broadcast_enable.unwrap_or(false);
     group.consume_from_min_enable = a.consume_from_min_enable.unwrap_or(false);
-    if let Some(v) = a.consume_enable {
-        group.consume_enable = v;
-    }
-    if let Some(v) = a.consume_message_orderly {
-        group.consume_message_orderly = v;
-    }
-    if let Some(v) = a.retry_queue_nums {
-        group.retry_queue_nums = v;
-    }
-    if let Some(v) = a.retry_max_times {
-        group.retry_max_times = v;
-    }
-    if let Some(v) = a.broker_id {
-        group.broker_id = v;
-    }
-    if let Some(v) = a.which_broker_when_consume_slowly {
-        group.which_broker_when_consume_slowly = v;
-    }
-    if let Some(v) = a.notify_consumer_ids_changed {
-        group.notify_consumer_ids_changed_enable = v;
-    }
+    // Settings left out keep RocketMQ's defaults.
+    let g = &mut group;
+    g.consume_enable = a.consume_enable.unwrap_or(g.consume_enable);
+    g.consume_message_orderly = a
+        .consume_message_orderly
+        .unwrap_or(g.consume_message_orderly);
+    g.retry_queue_nums = a.retry_queue_nums.unwrap_or(g.retry_queue_nums);
+    g.retry_max_times = a.retry_max_times.unwrap_or(g.retry_max_times);
+    g.broker_id = a.broker_id.unwrap_or(g.broker_id);
+    g.which_broker_when_consume_slowly = a
+        .which_broker_when_consume_slowly
+        .unwrap_or(g.which_broker_when_consume_slowly);
+    g.notify_consumer_ids_changed_enable = a
+        .notify_consumer_ids_changed
+        .unwrap_or(g.notify_consumer_ids_changed_enable);
     let body = serde_json::to_vec(&group)?;
     for addr in &targets {
         let request = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
@@ -199,7 +193,7 @@ async fn connections(
     broker: Option<&str>,
 ) -> anyhow::Result<ConsumerConnection> {
     let addr: SocketAddr = match broker {
-        Some(b) => super::client::addr(b)?,
+        Some(b) => addr(b)?,
         None => *admin
             .route_masters(&retry_topic(group))
             .await
@@ -476,7 +470,7 @@ pub async fn consumer_status(
 ) -> anyhow::Result<()> {
     let conns = connections(admin, &a.consumer_group, a.broker_addr.as_deref()).await?;
     let addr = match &a.broker_addr {
-        Some(b) => super::client::addr(b)?,
+        Some(b) => addr(b)?,
         None => *admin
             .route_masters(&retry_topic(&a.consumer_group))
             .await?
@@ -572,7 +566,7 @@ pub async fn reset_offset_by_time(
 ) -> anyhow::Result<()> {
     let timestamp = parse_timestamp(&a.timestamp)?;
     let targets: Vec<SocketAddr> = match (&a.broker, a.queue) {
-        (Some(b), Some(_)) => vec![super::client::addr(b)?],
+        (Some(b), Some(_)) => vec![addr(b)?],
         (Some(_), None) | (None, Some(_)) => {
             bail!("give both a broker (-b) and a queue (-q), or neither")
         }

@@ -74,21 +74,6 @@ fn emit(out: Out, found: &[MessageExt], with_body: bool) {
     }
 }
 
-/// The store host and physical offset an offset message id names.
-fn decode_msg_id(id: &str) -> Option<(SocketAddr, u64)> {
-    if id.len() != 32 || !id.is_ascii() {
-        return None;
-    }
-    let hex = |range: std::ops::Range<usize>| u64::from_str_radix(&id[range], 16).ok();
-    let ip = hex(0..8)? as u32;
-    let port = u16::try_from(hex(8..16)?).ok()?;
-    let offset = hex(16..32)?;
-    Some((
-        SocketAddr::from((std::net::Ipv4Addr::from(ip), port)),
-        offset,
-    ))
-}
-
 /// QUERY_MESSAGE on every master of the topic.
 async fn query(
     admin: &AdminClient,
@@ -153,7 +138,7 @@ pub struct QueryMsgById {
 pub async fn query_msg_by_id(admin: &AdminClient, out: Out, a: QueryMsgById) -> anyhow::Result<()> {
     let mut found = Vec::new();
     for id in a.msg_id.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if let Some((host, offset)) = decode_msg_id(id) {
+        if let Some((host, offset)) = crate::protocol::message::decode_offset_msg_id(id) {
             let request = RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(
                 &ViewMessageRequest {
                     offset: offset as i64,
@@ -711,21 +696,4 @@ pub async fn consume_message(
         println!("Consume ok: {} message(s)", all.len());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offset_ids_name_their_host_and_offset() {
-        assert_eq!(
-            decode_msg_id("7F00000100002A9F0000000000000C6A"),
-            Some(("127.0.0.1:10911".parse().unwrap(), 0xC6A))
-        );
-        assert_eq!(decode_msg_id("7F000001"), None);
-        // A unique key (client ip, pid, class loader hash, time, counter) has a port field
-        // out of range: not an offset id.
-        assert_eq!(decode_msg_id("7F0000011A2B18B4AAC2075A1F2A0000"), None);
-    }
 }

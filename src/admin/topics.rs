@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde_json::json;
 
-use super::client::{body, AdminClient};
+use super::client::{addr, body, AdminClient};
 use super::output::{front, human_ms, Out};
 use crate::protocol::body::admin::{parse_queue_key, GroupList, TopicStatsTable};
 use crate::protocol::header::broker::{CreateTopicRequest, TopicRequest};
@@ -154,7 +154,7 @@ pub async fn topic_list(admin: &AdminClient, out: Out, a: TopicList) -> anyhow::
                             .map(|(c, _)| c.clone())
                     })
                     .unwrap_or_default();
-                let groups = match first.and_then(|b| b.master_addr()).map(super::client::addr) {
+                let groups = match first.and_then(|b| b.master_addr()).map(addr) {
                     Some(Ok(addr)) => {
                         let request =
                             RemotingCommand::request(RequestCode::QUERY_TOPIC_CONSUME_BY_WHO)

@@ -234,16 +234,6 @@ fn human_bytes(bytes: u64) -> String {
 /// Keys the Java broker never updates at run time (`configBlackList`'s default).
 const CONFIG_BLACK_LIST: &[&str] = &["configBlackList", "brokerConfigPath", "rocketmqHome"];
 
-/// Java's `MixAll.string2Properties`: `key=value` lines (`#` and `!` comments).
-fn properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .filter_map(|l| l.split_once(['=', ':']))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
 impl BrokerService {
     /// GET_BROKER_CONFIG: the settings as `key=value` lines, and the configuration's data
     /// version in the header.
@@ -270,7 +260,7 @@ impl BrokerService {
     /// restart). The configuration's black list is NO_PERMISSION, as in Java.
     pub(super) fn update_broker_config(&self, req: &RemotingCommand) -> Reply {
         let text = String::from_utf8_lossy(&req.body);
-        let changes = properties(&text);
+        let changes = super::config::parse_properties(&text);
         if changes
             .iter()
             .any(|(k, _)| CONFIG_BLACK_LIST.contains(&k.as_str()))

@@ -86,17 +86,8 @@ pub struct ClientTable {
 
 impl ClientTable {
     /// A HEART_BEAT from `conn`.
+    /// `language` and `version` are the request's (shown by the admin tools).
     pub fn heartbeat(
-        &mut self,
-        conn: ConnId,
-        data: HeartbeatData,
-        now: Instant,
-    ) -> Vec<ClientEffect> {
-        self.heartbeat_from(conn, data, now, "JAVA", 0)
-    }
-
-    /// A HEART_BEAT from `conn`, sent by a client of this language and version.
-    pub fn heartbeat_from(
         &mut self,
         conn: ConnId,
         data: HeartbeatData,
@@ -330,11 +321,6 @@ impl ClientTable {
             .is_some_and(|m| m.message_model == "BROADCASTING")
     }
 
-    /// The consumer groups online.
-    pub fn consumer_groups(&self) -> Vec<String> {
-        self.groups.keys().cloned().collect()
-    }
-
     /// The connection of a client.
     pub fn conn_of(&self, client_id: &str) -> Option<ConnId> {
         self.clients.get(client_id).map(|c| c.conn)
@@ -380,8 +366,8 @@ mod tests {
     fn reported_subscriptions_are_taken_from_members_when_newer() {
         let now = Instant::now();
         let mut table = ClientTable::default();
-        table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 5), now);
-        table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 5), now);
+        table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 5), now, "JAVA", 0);
+        table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 5), now, "JAVA", 0);
         assert_eq!(table.members_on(ConnId(1), "g"), vec!["c1"]);
         assert!(table.members_on(ConnId(1), "other").is_empty());
         let sub = |version| {
@@ -418,7 +404,7 @@ mod tests {
             .push(crate::protocol::body::client::ProducerData {
                 group_name: "pg".into(),
             });
-        table.heartbeat_from(ConnId(7), data, now, "GO", 317);
+        table.heartbeat(ConnId(7), data, now, "GO", 317);
         let info = table.group_info("g").unwrap();
         assert_eq!(
             info.members,
@@ -447,13 +433,13 @@ mod tests {
     fn membership_changes_notify_members_and_heartbeats_do_not() {
         let now = Instant::now();
         let mut table = ClientTable::default();
-        let first = table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now);
+        let first = table.heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now, "JAVA", 0);
         assert!(first.contains(&ClientEffect::EnsureRetryTopic("g".into())));
         assert!(first.contains(&ClientEffect::SubscriptionsChanged));
         assert!(table
-            .heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now)
+            .heartbeat(ConnId(1), heartbeat("c1", "g", "T", 1), now, "JAVA", 0)
             .is_empty());
-        let second = table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 1), now);
+        let second = table.heartbeat(ConnId(2), heartbeat("c2", "g", "T", 1), now, "JAVA", 0);
         assert!(second.contains(&ClientEffect::NotifyIdsChanged {
             group: "g".into(),
             members: vec!["c1".into(), "c2".into()]

@@ -46,6 +46,18 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
     }
 }
 
+/// Java properties text (`key=value` or `key: value` lines, `#` and `!` comments) as pairs,
+/// as `MixAll.string2Properties` reads an UPDATE_BROKER_CONFIG body; lines without a
+/// separator are skipped (`apply_conf` refuses them instead).
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| l.split_once(['=', ':']))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
 /// The keys of the Java broker's configuration classes (one per line).
 const ROCKETMQ_KEYS: &str = include_str!("rocketmq_keys.txt");
 

@@ -246,7 +246,7 @@ impl BrokerService {
         let max = p.store.config().max_message_size;
         // Every message carries its broker's cluster (`CLUSTER`), as the Java broker stamps
         // it: a consumer's reply to a request goes to `<cluster>_REPLY_TOPIC`.
-        let config = p.config.load();
+        let config = p.config.load_full();
         let cluster = config.cluster_name.as_str();
         let base = OwnedMessage {
             flag: header.flag,
@@ -330,7 +330,7 @@ impl BrokerService {
             && !(header.reconsume_times > 0
                 && properties::get(&messages[0].properties, properties::DELAY).is_some());
         if half {
-            if p.config.load().reject_transaction_message {
+            if config.reject_transaction_message {
                 return error(
                     ResponseCode::NO_PERMISSION,
                     format!(
@@ -390,7 +390,7 @@ impl BrokerService {
         // SendMessageResponseHeader, written field by field (the hot path: no serde), in
         // the sorted order fastjson writes.
         let mut ext = crate::protocol::ExtFields::new();
-        ext.append("MSG_REGION", &p.config.load().region_id);
+        ext.append("MSG_REGION", &config.region_id);
         ext.append("TRACE_ON", "true");
         ext.append("msgId", &msg_id);
         ext.append(

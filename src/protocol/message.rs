@@ -438,6 +438,28 @@ pub fn encode_batch<'a>(items: impl IntoIterator<Item = BatchItem<'a>>) -> Vec<u
     out
 }
 
+/// The store host and commit-log offset an offset message id names (the inverse of
+/// [`offset_msg_id`]; IPv4 ids are 32 hex digits, IPv6 ids 56). `None` for anything else,
+/// a client's unique key included (its "port" is out of range).
+pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, u64)> {
+    let ip_len = match id.len() {
+        32 => 4,
+        56 => 16,
+        _ => return None,
+    };
+    let bytes: Vec<u8> = (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(id.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let ip = match ip_len {
+        4 => IpAddr::from(<[u8; 4]>::try_from(&bytes[..4]).ok()?),
+        _ => IpAddr::from(<[u8; 16]>::try_from(&bytes[..16]).ok()?),
+    };
+    let port = i32::from_be_bytes(bytes[ip_len..ip_len + 4].try_into().ok()?);
+    let offset = u64::from_be_bytes(bytes[ip_len + 4..].try_into().ok()?);
+    Some((SocketAddr::new(ip, u16::try_from(port).ok()?), offset))
+}
+
 /// The offset message id: store host ip, port, commit-log offset, as uppercase hex.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
     let mut bytes = Vec::with_capacity(28);
@@ -464,6 +486,28 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_ids_name_their_host_and_offset() {
+        assert_eq!(
+            decode_offset_msg_id("7F00000100002A9F0000000000000C6A"),
+            Some(("127.0.0.1:10911".parse().unwrap(), 0xC6A))
+        );
+        let v6: SocketAddr = "[::1]:10911".parse().unwrap();
+        assert_eq!(decode_offset_msg_id(&offset_msg_id(v6, 77)), Some((v6, 77)));
+        assert_eq!(decode_offset_msg_id("7F000001"), None);
+        assert_eq!(decode_offset_msg_id("xyz"), None);
+        assert_eq!(
+            decode_offset_msg_id("7F00000100002A9F00000000000ZZC6A"),
+            None
+        );
+        // A unique key (client ip, pid, class loader hash, time, counter) has a port field
+        // out of range: not an offset id.
+        assert_eq!(
+            decode_offset_msg_id("7F0000011A2B18B4AAC2075A1F2A0000"),
+            None
+        );
+    }
 
     fn sample<'a>(body: &'a [u8], props: &'a str) -> NewMessage<'a> {
         NewMessage {
