@@ -3,7 +3,7 @@
 # nobody on this team wrote (the official Java client 4.9.x and 5.x, rocketmq-client-rust
 # 1.0.0, the official Go client rocketmq-client-go/v2, the official mqadmin of
 # rocketmq-tools 4.9.8 and 5.5.0) run unchanged against
-# `apogee standalone`.
+# `apogee standalone`; and the web console in a real browser (Debian's Chromium, headless).
 #
 #   scripts/test-all.sh              # everything
 #   SKIP_INTEROP=1 scripts/test-all.sh   # the crate's tests only
@@ -56,4 +56,12 @@ fi
 if [[ -x interop/mqadmin/run.sh ]]; then
     echo "== interop: mqadmin (rocketmq-tools 4.9.8 and 5.5.0)"
     interop/mqadmin/run.sh
+fi
+
+# The built-in web console, every page in headless Chromium (installed from Debian's
+# packages if missing), a topic created and offsets reset through the UI; screenshots in
+# $CONSOLE_SCREENSHOTS (default target/console-screenshots).
+if [[ -x interop/console/run.sh ]]; then
+    echo "== interop: web console (headless Chromium)"
+    interop/console/run.sh
 fi

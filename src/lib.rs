@@ -10,6 +10,7 @@
 //! - [`filter`]: tag expressions and SQL92 selectors, pure;
 //! - [`client`]: Apogee's own RocketMQ client (producer, push and lite pull consumers);
 //! - [`rebalance`]: queue allocation strategies, pure;
+//! - [`console`]: the web console and `/metrics` over HTTP;
 //! - [`bench`]: `apogee bench`, the load generator for any RocketMQ-compatible cluster;
 //! - [`util`]: small shared helpers.
 
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod bench;
 pub mod broker;
 pub mod client;
+pub mod console;
 pub mod filter;
 pub mod namesrv;
 pub mod protocol;

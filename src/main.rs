@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use apogee::broker::config::ConsoleListen;
 use apogee::broker::{self, BrokerConfig};
 
 /// mimalloc: the broker and the bench allocate many small, short-lived buffers per message
@@ -50,6 +51,9 @@ struct BrokerArgs {
     /// Name server addresses, `;`-separated (overrides namesrvAddr of the file).
     #[arg(short = 'n', long = "namesrv")]
     namesrv: Option<String>,
+    /// Web console and /metrics: `host:port` or `off` (overrides consoleListen; default off).
+    #[arg(long, value_parser = parse_console)]
+    console_listen: Option<ConsoleListen>,
 }
 
 #[derive(clap::Args)]
@@ -64,6 +68,42 @@ struct StandaloneArgs {
     /// RocketMQ `broker.conf` (same keys as `apogee broker`).
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
+    /// Web console and /metrics: `host:port` or `off` (overrides consoleListen; default
+    /// 127.0.0.1:8080).
+    #[arg(long, value_parser = parse_console)]
+    console_listen: Option<ConsoleListen>,
+}
+
+fn parse_console(text: &str) -> Result<ConsoleListen, String> {
+    ConsoleListen::parse(text)
+}
+
+/// Starts the console beside `broker` where configured. An address the user chose must
+/// be free; the default one may be taken (then the console is left out, with a warning).
+fn start_console(
+    broker: &broker::Broker,
+    listen: ConsoleListen,
+    default: Option<SocketAddr>,
+    namesrv: &str,
+) -> anyhow::Result<Option<apogee::console::Console>> {
+    let (addr, chosen) = match (listen, default) {
+        (ConsoleListen::At(addr), _) => (addr, true),
+        (ConsoleListen::Default, Some(addr)) => (addr, false),
+        _ => return Ok(None),
+    };
+    let config = apogee::console::ConsoleConfig {
+        listen: addr,
+        namesrv: namesrv.to_owned(),
+        broker: Some(broker.advertised),
+    };
+    match apogee::console::start(config, Some(broker.scraper.clone())) {
+        Ok(console) => Ok(Some(console)),
+        Err(e) if !chosen => {
+            tracing::warn!(%addr, error = %e, "console not started (pass --console-listen to choose another address)");
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::anyhow!("console: cannot listen on {addr}: {e}")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -172,17 +212,25 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     if config.namesrv_addrs.is_empty() {
         anyhow::bail!("no name server: pass -n 127.0.0.1:9876 or set namesrvAddr in broker.conf");
     }
+    let console_listen = args.console_listen.unwrap_or(config.console_listen);
+    let namesrv = join_addrs(&config.namesrv_addrs);
     actix_rt::System::new().block_on(async move {
         let broker = broker::start(config).await?;
+        let console = start_console(&broker, console_listen, None, &namesrv)?;
+        // One line on stdout (scripts wait for it, and may close the pipe after it).
         println!(
-            "apogee broker listening on {} (advertised as {})",
+            "apogee broker listening on {} (advertised as {}){}",
             broker.local_addr(),
-            broker.advertised
+            broker.advertised,
+            console_note(console.as_ref())
         );
         tokio::signal::ctrl_c()
             .await
             .context("waiting for ctrl-c")?;
         tracing::info!("broker stopping");
+        if let Some(console) = console {
+            console.stop().await;
+        }
         broker.shutdown().await?;
         Ok(())
     })
@@ -205,20 +253,47 @@ fn run_standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.namesrv_listen))?;
         config.namesrv_addrs = vec![namesrv.local_addr()];
+        let console_listen = args.console_listen.unwrap_or(config.console_listen);
         let broker = broker::start(config).await?;
+        let default = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let console = start_console(
+            &broker,
+            console_listen,
+            Some(default),
+            &namesrv.local_addr().to_string(),
+        )?;
         println!(
-            "apogee standalone: name server on {}, broker on {} (data in {})",
+            "apogee standalone: name server on {}, broker on {} (data in {}){}",
             namesrv.local_addr(),
             broker.local_addr(),
-            data_dir.display()
+            data_dir.display(),
+            console_note(console.as_ref())
         );
         tokio::signal::ctrl_c()
             .await
             .context("waiting for ctrl-c")?;
         tracing::info!("standalone stopping");
+        if let Some(console) = console {
+            console.stop().await;
+        }
         broker.shutdown().await?;
         Ok(())
     })
+}
+
+/// `", console on http://…"` when the console runs.
+fn console_note(console: Option<&apogee::console::Console>) -> String {
+    console.map_or(String::new(), |c| {
+        format!(", console on http://{}", c.local_addr)
+    })
+}
+
+fn join_addrs(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 fn home_dir() -> anyhow::Result<PathBuf> {

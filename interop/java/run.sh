@@ -26,6 +26,8 @@
 # `restart-broker.sh start|stop|restart`, default restart), whose path reaches the tests as
 # -Dapogee.restartCmd and APOGEE_RESTART_CMD (BrokerRestartTest restarts the broker on the
 # same data directory and ports); the current broker PID is kept in $WORK/broker.pid.
+# The binary's absolute path reaches the tests as -Dapogee.bin and APOGEE_BIN (TraceTest
+# runs `apogee admin queryMsgTraceById`).
 #
 # Prints each scenario's summary and ends with "interop: N passed, N failed";
 # exits non-zero if any test failed or the broker died.
@@ -47,6 +49,7 @@ else
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/apogee
 fi
 [[ -x $BIN ]] || { echo "interop: no executable apogee at $BIN" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") # the tests run it from interop/java
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/apogee-interop.XXXXXX")
 mkdir -p "$HERE/target"
@@ -105,9 +108,10 @@ for profile in $PROFILES; do
     out=$HERE/target/$(tag_of "$profile")
     rm -rf "$out/surefire-reports" "$out/interop-summary.txt" "$out/rocketmq-logs" "$out/rocketmq-offsets"
     echo "interop: ---- $profile (namesrv $NAMESRV) ----" >&2
-    if ! (cd "$HERE" && APOGEE_NAMESRV=$NAMESRV APOGEE_RESTART_CMD=$RESTART_CMD \
+    if ! (cd "$HERE" && APOGEE_NAMESRV=$NAMESRV APOGEE_RESTART_CMD=$RESTART_CMD APOGEE_BIN=$BIN \
             mvn -q -B -Dstyle.color=never test -P "$profile" \
-            -Dapogee.namesrv="$NAMESRV" -Dapogee.restartCmd="$RESTART_CMD" "${MVN_EXTRA[@]}"); then
+            -Dapogee.namesrv="$NAMESRV" -Dapogee.restartCmd="$RESTART_CMD" \
+            -Dapogee.bin="$BIN" "${MVN_EXTRA[@]}"); then
         mvn_failed=1
     fi
     # Count from Surefire's XML reports (mvn -q hides its summary line).

@@ -1027,6 +1027,40 @@ def s_query_by_key(env):
     eventually(found, timeout=10)
 
 
+@scenario("queryMsgTraceById")
+def s_query_trace(env):
+    # Apogee's own client writes the trace (the Java client's format): a traced send, then a
+    # traced consumer; the official mqadmin must read both from RMQ_SYS_TRACE_TOPIC.
+    apogee = os.environ.get("APOGEE_BIN")
+    expect(apogee, "APOGEE_BIN is not set (run.sh sets it)")
+    t = env.name("t")
+    create_topic(env, t, 2)
+    key = env.name("key")
+    sent = subprocess.run([apogee, "admin", "sendMessage", "-n", env.namesrv, "-t", t, "-p", "traced body",
+                           "-k", key, "--trace", "--json"], capture_output=True, timeout=60)
+    expect(sent.returncode == 0, f"apogee admin sendMessage --trace: {sent.stderr.decode()}")
+    sent = json.loads(sent.stdout)
+    msgid = sent["msgId"]
+    group = env.name("g")
+    consumer = subprocess.Popen([apogee, "bench", "consume", "-n", env.namesrv, "-t", t, "-g", group,
+                                 "--no-create", "--from-first", "--trace", "-d", "90"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def traced():
+            r = env.mqadmin("queryMsgTraceById", "-i", msgid)
+            no_exception(r)
+            pub = [ln.split() for ln in r.lines if ln.split()[:1] == ["Pub"]]
+            sub = [ln.split() for ln in r.lines if ln.split()[:1] == ["Sub"]]
+            expect(pub, f"no Pub row for {msgid}", r)
+            expect(pub[0][-1] == "success" and pub[0][-2].endswith("ms"), f"Pub row {pub[0]}", r)
+            expect(sub, f"no Sub row for {msgid} (consumer {group})", r)
+            expect(sub[0][1] == group and sub[0][-1] == "success", f"Sub row {sub[0]}, want group {group}", r)
+        eventually(traced, timeout=40, pause=1)
+    finally:
+        consumer.terminate()
+        consumer.wait(timeout=30)
+
+
 @scenario("queryMsgByUniqueKey")
 def s_query_by_unique_key(env):
     t = env.name("t")

@@ -204,7 +204,7 @@ for profile in $PROFILES; do
     rm -f "$out/results.json" "$out/commands.log"
     echo "mqadmin: ---- $profile (rocketmq-tools $(cat "$out/version.txt"), namesrv 127.0.0.1:$TAP_NS_PORT) ----" >&2
     set +e
-    python3 "$HERE/check.py" --tag "$tag" --version "$(cat "$out/version.txt")" \
+    APOGEE_BIN=$BIN python3 "$HERE/check.py" --tag "$tag" --version "$(cat "$out/version.txt")" \
         --classpath "$out/classpath.txt" --classes "$out/classes" --home "$out/home" \
         --namesrv "127.0.0.1:$TAP_NS_PORT" --broker-addr "127.0.0.2:$BROKER_PORT" \
         --tap-log "$TAP_LOG" --results "$out/results.json" --log "$out/commands.log" \

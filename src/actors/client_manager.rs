@@ -6,7 +6,8 @@
 //! **Handles** [`Heartbeat`], [`Unregister`], [`ConnectionClosed`], [`ConsumerIds`],
 //! [`MembersOn`], [`Subscribed`], [`ConnectionOf`] from the broker service and
 //! [`ProducerConnection`] from the transaction checker; [`GroupMembers`], [`ProducerMembers`]
-//! and [`TopicGroups`] from the admin handlers; its own 10 s tick for expiry
+//! and [`TopicGroups`] from the admin handlers; [`ConnectionCounts`] from the metrics
+//! scrape; its own 10 s tick for expiry
 //! (120 s without heartbeat).
 //!
 //! **Sends** NOTIFY_CONSUMER_IDS_CHANGED (oneway, fresh opaque) to every member of a group
@@ -349,6 +350,18 @@ impl Handler<ProducerMembers> for ClientManager {
                 .producer_info(&msg.0)
                 .map(|infos| infos.into_iter().map(|i| self.member(i)).collect()),
         )
+    }
+}
+
+/// Clients online by kind (the metrics).
+#[derive(Message)]
+#[rtype(result = "crate::broker::clients::ClientCounts")]
+pub struct ConnectionCounts;
+
+impl Handler<ConnectionCounts> for ClientManager {
+    type Result = MessageResult<ConnectionCounts>;
+    fn handle(&mut self, _: ConnectionCounts, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.table.counts())
     }
 }
 

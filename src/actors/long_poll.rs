@@ -4,7 +4,7 @@
 //!
 //! **Handles** [`Hold`] from the broker service (a PULL answered PULL_NOT_FOUND with the
 //! suspend flag); [`Arrived`] from the [`super::reput::Reput`] dispatcher (queues that
-//! grew); its own 100 ms tick for deadlines.
+//! grew); [`HeldCount`] from the metrics scrape; its own 100 ms tick for deadlines.
 //!
 //! **Sends** each held pull's result through its oneshot reply: re-run at arrival (answered
 //! when it finds messages or its offset moved; a scan that found only non-matching messages
@@ -138,7 +138,7 @@ impl Handler<Arrived> for LongPoll {
     }
 }
 
-/// How many pulls are held (tests, runtime info).
+/// How many pulls are held (tests, runtime info, metrics).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct HeldCount;

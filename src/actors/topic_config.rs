@@ -107,6 +107,8 @@ pub struct TopicSettings {
     pub auto_create_topic_enable: bool,
     /// Queues of TBW102 and so the most an auto-created topic gets (`defaultTopicQueueNums`).
     pub default_topic_queue_nums: i32,
+    /// `traceTopicEnable`: the trace topic made at start (1 queue), as RocketMQ.
+    pub trace_topic: Option<String>,
 }
 
 pub struct TopicConfigs {
@@ -159,6 +161,9 @@ impl TopicConfigs {
             let mut template = TopicConfig::new(TBW102, s.default_topic_queue_nums);
             template.perm = perm::INHERIT | perm::READ | perm::WRITE;
             system.push(template);
+        }
+        if let Some(trace) = &s.trace_topic {
+            system.push(TopicConfig::new(trace.clone(), 1));
         }
         for config in system {
             self.topics

@@ -75,7 +75,7 @@ fn emit(out: Out, found: &[MessageExt], with_body: bool) {
 }
 
 /// QUERY_MESSAGE on every master of the topic.
-async fn query(
+pub(super) async fn query(
     admin: &AdminClient,
     topic: &str,
     key: &str,
@@ -519,7 +519,15 @@ pub async fn print_msg(admin: &AdminClient, out: Out, a: PrintMsg) -> anyhow::Re
             println!("--------------------------------------------------------");
         }
     }
-    out.json(&all.iter().map(message_json).collect::<Vec<_>>());
+    // `-d false` leaves the bodies out of the JSON too.
+    let documents = all.iter().map(|m| {
+        let mut doc = message_json(m);
+        if let (false, Some(fields)) = (a.print_body, doc.as_object_mut()) {
+            fields.remove("body");
+        }
+        doc
+    });
+    out.json(&documents.collect::<Vec<_>>());
     Ok(())
 }
 
@@ -538,6 +546,9 @@ pub struct SendMessage {
     pub broker: Option<String>,
     #[arg(short = 'i', long = "qid")]
     pub qid: Option<i32>,
+    /// Trace the send as the Java client's `enableMsgTrace` does (Apogee's option).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 pub async fn send_message(admin: &AdminClient, out: Out, a: SendMessage) -> anyhow::Result<()> {
@@ -550,11 +561,9 @@ pub async fn send_message(admin: &AdminClient, out: Out, a: SendMessage) -> anyh
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(";");
-    let producer = Producer::start(
-        ClientConfig::new(&namesrv),
-        ProducerConfig::new(crate::util::now_ms().to_string()),
-    )
-    .await?;
+    let mut config = ProducerConfig::new(crate::util::now_ms().to_string());
+    config.enable_trace = a.trace;
+    let producer = Producer::start(ClientConfig::new(&namesrv), config).await?;
     let mut msg = Message::new(a.topic.clone(), Bytes::from(a.body.clone()));
     if let Some(tags) = &a.tags {
         msg = msg.with_tags(tags.clone());

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod messages;
 pub mod output;
 pub mod topics;
+pub mod trace;
 
 use client::AdminClient;
 use output::Out;
@@ -100,6 +101,9 @@ pub enum AdminCommand {
     /// Messages by id (offset id, or unique key with -t).
     #[command(name = "queryMsgById")]
     QueryMsgById(messages::QueryMsgById),
+    /// A message's trace (what its producer and consumers reported).
+    #[command(name = "queryMsgTraceById")]
+    QueryMsgTraceById(trace::QueryMsgTraceById),
     /// Messages by key.
     #[command(name = "queryMsgByKey")]
     QueryMsgByKey(messages::QueryMsgByKey),
@@ -149,6 +153,7 @@ impl AdminCommand {
             UpdateKvConfig(_) => "updateKvConfig",
             DeleteKvConfig(_) => "deleteKvConfig",
             QueryMsgById(_) => "queryMsgById",
+            QueryMsgTraceById(_) => "queryMsgTraceById",
             QueryMsgByKey(_) => "queryMsgByKey",
             QueryMsgByUniqueKey(_) => "queryMsgByUniqueKey",
             QueryMsgByOffset(_) => "queryMsgByOffset",
@@ -189,6 +194,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         UpdateKvConfig(a) => brokers::update_kv_config(&admin, out, a).await,
         DeleteKvConfig(a) => brokers::delete_kv_config(&admin, out, a).await,
         QueryMsgById(a) => messages::query_msg_by_id(&admin, out, a).await,
+        QueryMsgTraceById(a) => trace::query_msg_trace_by_id(&admin, out, a).await,
         QueryMsgByKey(a) => messages::query_msg_by_key(&admin, out, a).await,
         QueryMsgByUniqueKey(a) => messages::query_msg_by_unique_key(&admin, out, a).await,
         QueryMsgByOffset(a) => messages::query_msg_by_offset(&admin, out, a).await,

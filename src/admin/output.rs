@@ -9,18 +9,48 @@ pub struct Out {
     pub json: bool,
 }
 
+tokio::task_local! {
+    /// Set by [`capture`]: the documents the command would print with `--json`.
+    static CAPTURED: std::cell::RefCell<Vec<serde_json::Value>>;
+}
+
 impl Out {
     /// Prints `value` as JSON when `--json` was given; true if it did (the caller then
-    /// skips its table).
+    /// skips its table). Under [`capture`] the value is kept instead of printed.
     pub fn json<T: Serialize>(&self, value: &T) -> bool {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
-            );
+            let kept = CAPTURED.try_with(|captured| {
+                let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+                captured.borrow_mut().push(value);
+            });
+            if kept.is_err() {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
+                );
+            }
         }
         self.json
     }
+}
+
+/// Runs `command` (an admin command given `Out { json: true }`) and returns the JSON
+/// document it printed, instead of printing it (the web console runs commands so).
+pub async fn capture<F>(command: F) -> anyhow::Result<serde_json::Value>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    CAPTURED
+        .scope(Default::default(), async move {
+            command.await?;
+            let mut documents = CAPTURED.with(|captured| captured.take());
+            Ok(match documents.len() {
+                0 => serde_json::Value::Null,
+                1 => documents.remove(0),
+                _ => serde_json::Value::Array(documents),
+            })
+        })
+        .await
 }
 
 /// Java's `UtilAll.frontStringAtLeast`: at most `n` characters.

@@ -217,7 +217,10 @@ pub struct TopicRoute {
 
 pub async fn topic_route(admin: &AdminClient, out: Out, a: TopicRoute) -> anyhow::Result<()> {
     let route = admin.route(&a.topic).await?;
-    if out.json || !a.list {
+    if out.json(&route) {
+        return Ok(());
+    }
+    if !a.list {
         println!("{}", serde_json::to_string_pretty(&route)?);
         return Ok(());
     }

@@ -78,6 +78,10 @@ pub struct Common {
     /// only labels the run).
     #[arg(long)]
     pub sync_flush: bool,
+    /// Trace the messages as the Java client's `enableMsgTrace` does (into
+    /// `RMQ_SYS_TRACE_TOPIC`): each send and each consume writes a trace record.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -294,6 +298,7 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
     );
     let mut pc = ProducerConfig::new(&args.group);
     pc.default_topic_queue_nums = common.queues;
+    pc.enable_trace = common.trace;
     let (producer, transactional) = match args.transaction {
         Some(outcome) => {
             let t = TransactionProducer::start(
@@ -323,6 +328,7 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
         let born = Meter::with_second("consume", store);
         let mut cc = ConsumerConfig::new(group.clone());
         cc.consume_from_where = ConsumeFromWhere::LastOffset;
+        cc.enable_trace = common.trace;
         let c = start_consumer(&common, cc, &topics, &born, now_us()).await?;
         meters.push(born);
         consumer = Some(c);
@@ -560,6 +566,7 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     let store = Meter::new("store->consume");
     let born = Meter::with_second("consume", Arc::clone(&store));
     let mut cc = ConsumerConfig::new(&args.group);
+    cc.enable_trace = common.trace;
     cc.consume_from_where = if args.from_first {
         ConsumeFromWhere::FirstOffset
     } else {

@@ -16,8 +16,10 @@ impl BrokerService {
     /// Java's `TopicValidator.isSystemTopic`, with the system topics this broker adds for
     /// its cluster (`<cluster>_REPLY_TOPIC`).
     fn is_system_topic(&self, topic: &str) -> bool {
+        let config = self.parts().config.load();
         topic_config::is_system_topic(topic)
-            || topic == topic_config::reply_topic(&self.parts().config.load().cluster_name)
+            || topic == topic_config::reply_topic(&config.cluster_name)
+            || (config.trace_topic_enable && topic == config.msg_trace_topic_name)
     }
 
     pub(super) async fn create_topic(&self, req: &RemotingCommand) -> Reply {

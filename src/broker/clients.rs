@@ -20,6 +20,13 @@ pub enum ClientEffect {
     SubscriptionsChanged,
 }
 
+/// Clients online by kind (see [`ClientTable::counts`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClientCounts {
+    pub consumers: BTreeMap<(String, String, i32, &'static str), usize>,
+    pub producers: BTreeMap<(String, i32), usize>,
+}
+
 #[derive(Debug)]
 struct Client {
     conn: ConnId,
@@ -296,6 +303,37 @@ impl ClientTable {
             consume_from_where: first.consume_from_where.clone(),
             subscriptions: g.subscriptions.values().cloned().collect(),
         })
+    }
+
+    /// Clients online, counted as RocketMQ's metrics count them: consumers by (group,
+    /// language, version, consume mode `push` / `pull`), producers by (language, version).
+    pub fn counts(&self) -> ClientCounts {
+        let mut counts = ClientCounts::default();
+        for (name, group) in &self.groups {
+            for (client_id, data) in &group.members {
+                let Some(client) = self.clients.get(client_id) else {
+                    continue;
+                };
+                let mode = match data.consume_type.as_str() {
+                    "CONSUME_ACTIVELY" => "pull",
+                    _ => "push",
+                };
+                *counts
+                    .consumers
+                    .entry((name.clone(), client.language.clone(), client.version, mode))
+                    .or_default() += 1;
+            }
+        }
+        let producers: BTreeSet<&String> = self.producers.values().flatten().collect();
+        for client_id in producers {
+            if let Some(client) = self.clients.get(client_id) {
+                *counts
+                    .producers
+                    .entry((client.language.clone(), client.version))
+                    .or_default() += 1;
+            }
+        }
+        counts
     }
 
     /// A producer group's clients; `None` when none is online.

@@ -101,6 +101,9 @@ pub const APOGEE_KEYS: &[&str] = &[
     "dedicatedStoreThreads",
     "sendThreadPoolQueueCapacity",
     "messageDelayLevel",
+    "traceTopicEnable",
+    "msgTraceTopicName",
+    "consoleListen",
 ];
 
 /// The keys UPDATE_BROKER_CONFIG changes while the broker runs.
@@ -178,7 +181,42 @@ pub struct BrokerConfig {
     /// the queue of RocketMQ's send threads); a send that finds them full is answered
     /// SYSTEM_BUSY at once.
     pub send_queue_capacity: usize,
+    /// `traceTopicEnable`: create `msgTraceTopicName` (1 queue) at start, as RocketMQ.
+    pub trace_topic_enable: bool,
+    pub msg_trace_topic_name: String,
+    /// `consoleListen` (Apogee's): where the web console and `/metrics` listen.
+    pub console_listen: ConsoleListen,
     pub store: StoreConfig,
+}
+
+/// Where the console listens (`consoleListen`): `host:port`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleListen {
+    /// Not set: `apogee standalone` listens on 127.0.0.1:8080, `apogee broker` does not.
+    Default,
+    Off,
+    At(SocketAddr),
+}
+
+impl ConsoleListen {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "" => Ok(Self::Default),
+            "off" | "false" => Ok(Self::Off),
+            addr => addr
+                .parse()
+                .map(Self::At)
+                .map_err(|_| format!("not host:port or off: {addr}")),
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Self::Default => String::new(),
+            Self::Off => "off".into(),
+            Self::At(addr) => addr.to_string(),
+        }
+    }
 }
 
 impl BrokerConfig {
@@ -204,6 +242,9 @@ impl BrokerConfig {
             reject_transaction_message: false,
             dedicated_store_threads: false,
             send_queue_capacity: 10_000,
+            trace_topic_enable: false,
+            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
+            console_listen: ConsoleListen::Default,
             store: StoreConfig::new(store_root),
         }
     }
@@ -331,6 +372,14 @@ impl BrokerConfig {
             }
             "regionId" => self.region_id = value.into(),
             "dedicatedStoreThreads" => self.dedicated_store_threads = parse(value)?,
+            "traceTopicEnable" => self.trace_topic_enable = parse(value)?,
+            "msgTraceTopicName" => {
+                if let Some(why) = crate::actors::topic_config::invalid_topic_name(value) {
+                    return Err(Some(why));
+                }
+                self.msg_trace_topic_name = value.into()
+            }
+            "consoleListen" => self.console_listen = ConsoleListen::parse(value).map_err(Some)?,
             "sendThreadPoolQueueCapacity" => {
                 self.send_queue_capacity = parse(value)?;
                 if self.send_queue_capacity == 0 {
@@ -440,6 +489,9 @@ impl BrokerConfig {
             self.dedicated_store_threads.to_string(),
             self.send_queue_capacity.to_string(),
             delay_levels,
+            self.trace_topic_enable.to_string(),
+            self.msg_trace_topic_name.clone(),
+            self.console_listen.text(),
         ];
         APOGEE_KEYS.iter().copied().zip(values).collect()
     }

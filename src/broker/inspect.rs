@@ -173,19 +173,23 @@ impl BrokerService {
         }
     }
 
-    /// GET_BROKER_CONSUME_STATS (mqadmin brokerConsumeStats): every subscription group's
-    /// consume stats, one per topic it committed offsets of (only ordered topics with
-    /// `isOrder`), and the total lag.
-    pub(super) async fn broker_consume_stats(&self, req: &RemotingCommand) -> Reply {
-        let only_ordered = req.ext("isOrder") == Some("true");
-        let groups: Vec<String> = self
-            .parts()
+    /// The subscription groups' names, as last published.
+    pub(super) fn group_names(&self) -> Vec<String> {
+        self.parts()
             .subscription_group_view
             .borrow()
             .subscription_group_table
             .keys()
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// GET_BROKER_CONSUME_STATS (mqadmin brokerConsumeStats): every subscription group's
+    /// consume stats, one per topic it committed offsets of (only ordered topics with
+    /// `isOrder`), and the total lag.
+    pub(super) async fn broker_consume_stats(&self, req: &RemotingCommand) -> Reply {
+        let only_ordered = req.ext("isOrder") == Some("true");
+        let groups = self.group_names();
         let mut list = Vec::new();
         let mut total_diff = 0;
         for group in groups {

@@ -13,11 +13,13 @@ pub mod consumers;
 pub mod hold;
 pub mod inspect;
 pub mod locks;
+pub mod metrics;
 pub mod pull;
 pub mod queries;
 pub mod refresh;
 pub mod reply;
 pub mod retry;
+pub mod scrape;
 pub mod service;
 pub mod stats;
 pub mod sync_waits;
@@ -68,6 +70,8 @@ pub struct Broker {
     pub advertised: SocketAddr,
     pub store: Arc<Store>,
     pub recovery: store::RecoveryReport,
+    /// Asks for the metrics text from any thread (the console's `/metrics`).
+    pub scraper: scrape::Scraper,
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
     delays: Addr<DelayScheduler>,
@@ -156,6 +160,9 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         broker_name: config.broker_name.clone(),
         auto_create_topic_enable: config.auto_create_topic_enable,
         default_topic_queue_nums: config.default_topic_queue_nums,
+        trace_topic: config
+            .trace_topic_enable
+            .then(|| config.msg_trace_topic_name.clone()),
     });
     let topic_actor = actors::supervise(topic_config::MAILBOX, topic_actor);
     let offsets_file = config_files[1].clone();
@@ -246,8 +253,14 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             }
         });
     }
+    let metrics = Arc::new(metrics::Metrics::new(
+        &config.cluster_name,
+        &config.broker_name,
+        store.commit_log().flush_latency(),
+    ));
     let service = BrokerService::new(Parts {
         stats,
+        metrics,
         config: Arc::new(arc_swap::ArcSwap::from_pointee(config)),
         config_version: Default::default(),
         store: Arc::clone(&store),
@@ -272,6 +285,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             addr: actual,
             source,
         })?;
+    let scraper = scrape::serve(service.clone(), server.open.clone());
     let flush = match store.config().flush.mode {
         store::FlushMode::Sync => "SYNC_FLUSH",
         store::FlushMode::Async => "ASYNC_FLUSH",
@@ -283,6 +297,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         advertised,
         store,
         recovery,
+        scraper,
         registrar,
         offsets,
         delays,

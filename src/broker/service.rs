@@ -11,6 +11,7 @@ use actix::Addr;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::metrics::MessageType;
 use super::pull::{self, MessageFilter, Pulled, SubscriptionFilter};
 use super::retry;
 use super::transaction;
@@ -44,6 +45,8 @@ pub struct Parts {
     pub config: Arc<arc_swap::ArcSwap<BrokerConfig>>,
     /// Messages put and got (GET_BROKER_RUNTIME_INFO).
     pub stats: Arc<super::stats::BrokerStats>,
+    /// The Prometheus metrics (the console's `/metrics`).
+    pub metrics: Arc<super::metrics::Metrics>,
     /// Counts the updates of `config` (GET_BROKER_CONFIG's data version).
     pub config_version: std::sync::atomic::AtomicU64,
     pub store: Arc<Store>,
@@ -89,6 +92,15 @@ impl BrokerService {
 
     /// Handles one request (the server fills opaque, flags and version).
     pub async fn handle(&self, conn: &Connection, req: RemotingCommand) -> RemotingCommand {
+        let (started, code, oneway) = (std::time::Instant::now(), req.code, req.is_oneway());
+        let (response, held) = super::metrics::watch_hold(self.dispatch(conn, req)).await;
+        self.parts
+            .metrics
+            .rpc(code, response.code, held, oneway, started.elapsed());
+        response
+    }
+
+    async fn dispatch(&self, conn: &Connection, req: RemotingCommand) -> RemotingCommand {
         let result = match req.request_code() {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
@@ -248,6 +260,13 @@ impl BrokerService {
         // it: a consumer's reply to a request goes to `<cluster>_REPLY_TOPIC`.
         let config = p.config.load_full();
         let cluster = config.cluster_name.as_str();
+        // And, as the Java broker stamps them, its region and trace switch (consumers take
+        // their trace records' region from it).
+        let stamps = [
+            (properties::CLUSTER, cluster),
+            (properties::MSG_REGION, config.region_id.as_str()),
+            (properties::TRACE_ON, "true"),
+        ];
         let base = OwnedMessage {
             flag: header.flag,
             body: Bytes::new(),
@@ -281,7 +300,7 @@ impl BrokerService {
                 out.push(OwnedMessage {
                     flag: item.flag,
                     body: req.body.slice_ref(item.body),
-                    properties: properties::with(item.properties, properties::CLUSTER, cluster),
+                    properties: properties::with_all(item.properties, &stamps),
                     ..base.clone()
                 });
             }
@@ -295,7 +314,7 @@ impl BrokerService {
             }
             vec![OwnedMessage {
                 body: req.body.clone(),
-                properties: properties::with(&header.properties, properties::CLUSTER, cluster),
+                properties: properties::with_all(&header.properties, &stamps),
                 ..base
             }]
         };
@@ -315,6 +334,9 @@ impl BrokerService {
             if header.reconsume_times >= max {
                 topic_name = self.ensure_dlq(group);
                 queue_id = 0;
+                let origin = properties::get(&header.properties, properties::RETRY_TOPIC);
+                p.metrics
+                    .sent_to_dlq(group, origin.unwrap_or(&header.topic));
                 for m in &mut messages {
                     let mut props = retry::Props::parse(&m.properties);
                     props.remove(properties::DELAY);
@@ -355,6 +377,16 @@ impl BrokerService {
             }
         }
         let body_bytes: usize = messages.iter().map(|m| m.body.len()).sum();
+        let sizes: Vec<usize> = messages.iter().map(|m| m.body.len()).collect();
+        let kind = if half {
+            MessageType::Transaction
+        } else if topic_name == crate::store::SCHEDULE_TOPIC {
+            MessageType::Delay
+        } else if properties::get(&header.properties, "__SHARDINGKEY").is_some() {
+            MessageType::Fifo
+        } else {
+            MessageType::Normal
+        };
         let put_started = std::time::Instant::now();
         let appended = match p
             .writers
@@ -372,6 +404,7 @@ impl BrokerService {
             }
         };
         p.stats.put(appended.placed.len(), body_bytes);
+        p.metrics.message_in(&header.topic, kind, sizes.into_iter());
         let mut code = ResponseCode::SUCCESS;
         if wait_store {
             match p.sync_waits.durable(appended.end).await {
@@ -588,8 +621,9 @@ impl BrokerService {
         p.stats.get_took(read_started.elapsed());
         let suspend =
             header.sys_flag & pull_flag::SUSPEND != 0 && header.suspend_timeout_millis > 0;
+        let (group, topic) = (&header.consumer_group, &header.topic);
         if pulled.code != ResponseCode::PULL_NOT_FOUND || !suspend {
-            return Ok(self.counted(pulled));
+            return Ok(self.counted(group, topic, pulled));
         }
         let hold = Duration::from_millis(header.suspend_timeout_millis as u64).min(MAX_SUSPEND);
         let (reply, woken) = oneshot::channel();
@@ -601,18 +635,22 @@ impl BrokerService {
             reply,
         };
         let deadline = tokio::time::Instant::now() + hold;
+        super::metrics::mark_held();
         if p.long_poll.try_send(Hold { task, deadline }).is_err() {
-            return Ok(self.counted(pulled));
+            return Ok(self.counted(group, topic, pulled));
         }
         Ok(match woken.await {
-            Ok(pulled) => self.counted(pulled),
-            Err(_) => self.counted(pulled),
+            Ok(pulled) => self.counted(group, topic, pulled),
+            Err(_) => self.counted(group, topic, pulled),
         })
     }
 
     /// A pull's answer, counted.
-    fn counted(&self, pulled: Pulled) -> RemotingCommand {
+    fn counted(&self, group: &str, topic: &str, pulled: Pulled) -> RemotingCommand {
         self.parts.stats.got(pulled.messages);
+        self.parts
+            .metrics
+            .message_out(group, topic, pulled.messages, pulled.body.len());
         pull_response(pulled)
     }
 
@@ -684,7 +722,11 @@ impl BrokerService {
             .unwrap_or_else(|| self.retry_max_times(&header.group));
         props.remove(properties::DELAY);
         let key = match retry::send_back(&header.group, reconsumed, header.delay_level, max) {
-            retry::SendBack::Dead { .. } => QueueKey::new(self.ensure_dlq(&header.group), 0),
+            retry::SendBack::Dead { .. } => {
+                let topic = props.get(properties::RETRY_TOPIC).unwrap_or_default();
+                p.metrics.sent_to_dlq(&header.group, topic);
+                QueueKey::new(self.ensure_dlq(&header.group), 0)
+            }
             retry::SendBack::Retry { topic, delay_level } => {
                 p.topic_actor
                     .do_send(topic_config::EnsureRetryTopic(header.group.clone()));

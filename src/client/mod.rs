@@ -8,6 +8,9 @@
 //!   rebalance on NOTIFY_CONSUMER_IDS_CHANGED and every 20 s;
 //! - [`LitePullConsumer`]: `poll`, `commit`, `seek`, `assign` or `subscribe`.
 //!
+//! With `enable_trace`, producers and push consumers write message traces as the Java
+//! client does ([`trace`]).
+//!
 //! Every producer or consumer owns one [`instance::Instance`]: its name-server and broker
 //! connections, the route cache (refreshed every 30 s) and the heartbeat (every 30 s).
 //! All of it runs on the caller's Tokio runtime.
@@ -19,6 +22,7 @@ mod fault;
 pub mod instance;
 mod message;
 mod producer;
+pub mod trace;
 pub mod transaction;
 
 pub use crate::protocol::body::client::MessageQueue;

@@ -42,6 +42,10 @@ pub struct ProducerConfig {
     /// Avoid brokers that just failed or answered slowly (RocketMQ's
     /// `sendLatencyFaultEnable`; on by default here).
     pub latency_fault_avoidance: bool,
+    /// `enableMsgTrace`: record each send in `trace_topic` (see [`super::trace`]).
+    pub enable_trace: bool,
+    /// `customizedTraceTopic` (`RMQ_SYS_TRACE_TOPIC`).
+    pub trace_topic: String,
 }
 
 impl ProducerConfig {
@@ -55,6 +59,8 @@ impl ProducerConfig {
             create_topic_key: "TBW102".into(),
             default_topic_queue_nums: 4,
             latency_fault_avoidance: true,
+            enable_trace: false,
+            trace_topic: crate::protocol::trace::DEFAULT_TRACE_TOPIC.into(),
         }
     }
 }
@@ -94,6 +100,7 @@ struct Inner {
     publish: Mutex<HashMap<String, Publish>>,
     counter: AtomicUsize,
     faults: FaultTable,
+    tracer: Option<super::trace::Tracer>,
 }
 
 /// The writable queues of a topic, derived from a route.
@@ -114,10 +121,27 @@ enum Target<'a> {
 impl Producer {
     /// Starts a producer of `config.group` against the cluster of `client`.
     pub async fn start(client: ClientConfig, config: ProducerConfig) -> Result<Self, ClientError> {
+        let tracer = match config.enable_trace {
+            true => Some(
+                super::trace::Tracer::start(&client, &config.group, "PRODUCE", &config.trace_topic)
+                    .await?,
+            ),
+            false => None,
+        };
+        Self::start_untraced(client, config, tracer).await
+    }
+
+    /// Starts a producer that records its sends with `tracer` (if any), not one of its own.
+    pub(crate) async fn start_untraced(
+        client: ClientConfig,
+        config: ProducerConfig,
+        tracer: Option<super::trace::Tracer>,
+    ) -> Result<Self, ClientError> {
         let instance = Instance::start(client).await?;
         instance.add_producer_group(&config.group);
         Ok(Self {
             inner: Arc::new(Inner {
+                tracer,
                 faults: FaultTable::new(config.latency_fault_avoidance),
                 instance,
                 config,
@@ -222,10 +246,64 @@ impl Producer {
         Ok(self.inner.publish_info(topic).await?.queues.to_vec())
     }
 
-    /// Unregisters from the brokers and stops background work.
+    /// Sends the trace records still queued, unregisters from the brokers and stops
+    /// background work.
     pub async fn shutdown(&self) {
+        if let Some(tracer) = &self.inner.tracer {
+            tracer.flush().await;
+        }
         self.inner.instance.shutdown().await;
     }
+}
+
+/// The `Pub` trace records of a send (none when the broker does not trace: no region in
+/// its answer, as the Java client decides).
+fn pub_records(
+    prepared: &Prepared,
+    result: &SendResult,
+    group: &str,
+    store_host: &str,
+    begin_ms: i64,
+) -> Vec<crate::protocol::trace::TraceRecord> {
+    use crate::protocol::trace::{msg_type, TraceRecord, TraceType};
+    let Some(region) = &result.region_id else {
+        return Vec::new();
+    };
+    let props = (!prepared.batch).then_some(prepared.properties.as_str());
+    let prop = |name| {
+        props
+            .and_then(|p| properties::get(p, name))
+            .unwrap_or_default()
+    };
+    let kind = if prepared.sys_flag & sys_flag::TRANSACTION_PREPARED_TYPE != 0 {
+        msg_type::TRANS_HALF
+    } else if !prop(properties::DELAY).is_empty() {
+        msg_type::DELAY
+    } else {
+        msg_type::NORMAL
+    };
+    let ids = result
+        .msg_id
+        .split(',')
+        .zip(result.offset_msg_id.split(','));
+    ids.map(|(msg_id, offset_msg_id)| TraceRecord {
+        kind: TraceType::Pub,
+        timestamp: begin_ms,
+        region_id: region.clone(),
+        topic: prepared.topic.clone(),
+        msg_id: msg_id.to_owned(),
+        offset_msg_id: offset_msg_id.to_owned(),
+        tags: prop(properties::TAGS).to_owned(),
+        keys: prop(properties::KEYS).to_owned(),
+        store_host: store_host.to_owned(),
+        body_length: prepared.body.len() as i32,
+        cost_time: crate::util::now_ms() - begin_ms,
+        msg_type: kind,
+        success: result.status == SendStatus::SendOk,
+        group: group.to_owned(),
+        ..TraceRecord::default()
+    })
+    .collect()
 }
 
 /// A message (or batch) ready to go, independent of the queue.
@@ -363,6 +441,7 @@ impl Inner {
         target: Target<'_>,
     ) -> Result<SendResult, ClientError> {
         let begin = Instant::now();
+        let begin_ms = crate::util::now_ms();
         let attempts = 1 + self.config.retry_times;
         let mut last_broker: Option<String> = None;
         let mut last_error = None;
@@ -397,6 +476,17 @@ impl Inner {
                 Ok(result) => {
                     self.faults
                         .record(&queue.broker_name, latency, false, Instant::now());
+                    if let Some(tracer) = &self.tracer {
+                        let store_host = self.addr_of(&queue).await.unwrap_or_default();
+                        let group = &self.config.group;
+                        tracer.record(pub_records(
+                            &prepared,
+                            &result,
+                            group,
+                            &store_host,
+                            begin_ms,
+                        ));
+                    }
                     return Ok(result);
                 }
                 Err(e) => {

@@ -24,6 +24,7 @@ pub mod json_header;
 pub mod lenient;
 pub mod message;
 pub mod properties;
+pub mod trace;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 pub use codec::RemotingCodec;

@@ -59,14 +59,19 @@ pub fn push(out: &mut String, name: &str, value: &str) {
     out.push(PROPERTY_SEPARATOR);
 }
 
+/// Whether `name` is one of the properties (not part of another name or a value).
+fn has(properties: &str, name: &str) -> bool {
+    properties.match_indices(name).any(|(at, _)| {
+        (at == 0 || properties[..at].ends_with(PROPERTY_SEPARATOR))
+            && properties[at + name.len()..].starts_with(NAME_VALUE_SEPARATOR)
+    })
+}
+
 /// `properties` with `name` set to `value`, as Java's `putProperty` and re-encoding leave
 /// it: appended when absent (the common case: one copy, no parse), kept when already so,
 /// replaced when different.
 pub fn with(properties: &str, name: &str, value: &str) -> String {
-    let present = properties.match_indices(name).any(|(at, _)| {
-        (at == 0 || properties[..at].ends_with(PROPERTY_SEPARATOR))
-            && properties[at + name.len()..].starts_with(NAME_VALUE_SEPARATOR)
-    });
+    let present = has(properties, name);
     let mut out = String::with_capacity(properties.len() + name.len() + value.len() + 3);
     if !present {
         out.push_str(properties);
@@ -85,6 +90,26 @@ pub fn with(properties: &str, name: &str, value: &str) -> String {
     out
 }
 
+/// `properties` with each of `pairs` set (as [`with`] one after another), in one
+/// allocation when none of them is present yet (the send path's case).
+pub fn with_all(properties: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.iter().any(|(name, _)| has(properties, name)) {
+        return pairs
+            .iter()
+            .fold(properties.to_owned(), |acc, (n, v)| with(&acc, n, v));
+    }
+    let extra: usize = pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(properties.len() + extra);
+    out.push_str(properties);
+    if !out.is_empty() && !out.ends_with(PROPERTY_SEPARATOR) {
+        out.push(PROPERTY_SEPARATOR);
+    }
+    for (name, value) in pairs {
+        push(&mut out, name, value);
+    }
+    out
+}
+
 /// Encodes pairs into a properties string.
 pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
@@ -97,6 +122,38 @@ pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_all_sets_several_as_with_does() {
+        let tagged = encode([(TAGS, "a")]);
+        let pairs = [
+            (CLUSTER, "c"),
+            (MSG_REGION, "DefaultRegion"),
+            (TRACE_ON, "true"),
+        ];
+        let one_by_one = |p: &str| {
+            pairs
+                .iter()
+                .fold(p.to_owned(), |acc, (n, v)| with(&acc, n, v))
+        };
+        for start in [
+            tagged.clone(),
+            String::new(),
+            "TAGS\u{1}a".into(),
+            encode([(TAGS, "a"), (TRACE_ON, "false")]),
+        ] {
+            assert_eq!(with_all(&start, &pairs), one_by_one(&start), "{start:?}");
+        }
+        assert_eq!(
+            with_all(&tagged, &pairs),
+            encode([
+                (TAGS, "a"),
+                (CLUSTER, "c"),
+                (MSG_REGION, "DefaultRegion"),
+                (TRACE_ON, "true")
+            ])
+        );
+    }
 
     #[test]
     fn with_sets_one_property() {

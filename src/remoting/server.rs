@@ -14,7 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
@@ -130,6 +130,8 @@ impl Default for ServerConfig {
 /// A running listener; dropping it does not stop it, [`ServerHandle::stop`] does.
 pub struct ServerHandle {
     pub local_addr: SocketAddr,
+    /// Connections open now.
+    pub open: Arc<AtomicUsize>,
     accept: JoinHandle<()>,
 }
 
@@ -156,23 +158,33 @@ pub fn serve<S: Service>(
     config: ServerConfig,
 ) -> std::io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
-    let accept = tokio::task::spawn_local(accept_loop(listener, service, config));
-    Ok(ServerHandle { local_addr, accept })
+    let open = Arc::new(AtomicUsize::new(0));
+    let accept = tokio::task::spawn_local(accept_loop(listener, service, config, open.clone()));
+    Ok(ServerHandle {
+        local_addr,
+        open,
+        accept,
+    })
 }
 
-async fn accept_loop<S: Service>(listener: TcpListener, service: Rc<S>, config: ServerConfig) {
+async fn accept_loop<S: Service>(
+    listener: TcpListener,
+    service: Rc<S>,
+    config: ServerConfig,
+    open: Arc<AtomicUsize>,
+) {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let id = ConnId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-                tokio::task::spawn_local(serve_connection(
-                    stream,
-                    peer,
-                    id,
-                    service.clone(),
-                    config,
-                ));
+                open.fetch_add(1, Ordering::Relaxed);
+                let open = open.clone();
+                let served = serve_connection(stream, peer, id, service.clone(), config);
+                tokio::task::spawn_local(async move {
+                    served.await;
+                    open.fetch_sub(1, Ordering::Relaxed);
+                });
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.

@@ -67,6 +67,11 @@ const COMMIT_IDLE: Duration = Duration::from_millis(20);
 const PREFAULT_AHEAD: u64 = 32 << 20;
 const PREFAULT_STEP: u64 = 2 << 20;
 
+/// Buckets of the flush latency histogram, in seconds (100 µs to 1 s).
+const FLUSH_BUCKETS: [f64; 10] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
 pub struct CommitLog {
     dir: PathBuf,
     file_size: usize,
@@ -96,6 +101,8 @@ pub struct CommitLog {
     prepared: Mutex<Option<Arc<MappedFile>>>,
     written: AtomicU64,
     flushed: AtomicU64,
+    /// How long each flush that wrote something took (seconds; exported as a metric).
+    flush_latency: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl std::fmt::Debug for CommitLog {
@@ -266,6 +273,7 @@ impl CommitLog {
             prepared: Mutex::new(None),
             written: AtomicU64::new(end),
             flushed: AtomicU64::new(end),
+            flush_latency: prometheus_client::metrics::histogram::Histogram::new(FLUSH_BUCKETS),
         };
         let last = log.files_snapshot().last().cloned();
         if let Some(last) = last {
@@ -664,6 +672,11 @@ impl CommitLog {
         })
     }
 
+    /// The latencies of flushes (a handle sharing the buckets).
+    pub fn flush_latency(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.flush_latency.clone()
+    }
+
     /// Writes to disk everything appended so far; returns the new flushed offset.
     pub fn flush(&self) -> std::io::Result<u64> {
         if self.writes == Writes::Syscall {
@@ -674,6 +687,7 @@ impl CommitLog {
         if target <= from {
             return Ok(from);
         }
+        let started = std::time::Instant::now();
         for file in self.files_snapshot() {
             let (start, end) = (file.start(), file.start() + file.len() as u64);
             if end <= from || start >= target {
@@ -683,6 +697,7 @@ impl CommitLog {
             let hi = target.min(end) - start;
             file.flush(lo as usize, hi as usize)?;
         }
+        self.flush_latency.observe(started.elapsed().as_secs_f64());
         // Two flushes may overlap (a leading writer and the flusher thread): never go back.
         Ok(self.flushed.fetch_max(target, Ordering::AcqRel).max(target))
     }

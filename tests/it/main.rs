@@ -10,6 +10,7 @@ mod broker_reply;
 mod broker_transaction;
 mod client;
 mod codec;
+mod console;
 mod filter;
 mod malformed;
 mod namesrv_actors;

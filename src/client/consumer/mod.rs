@@ -103,6 +103,11 @@ pub struct ConsumerConfig {
     pub offset_store_dir: PathBuf,
     /// Lite pull: commit consumed offsets in the background (every `persist_interval`).
     pub auto_commit: bool,
+    /// `enableMsgTrace` (push consumers): record each message consumed in `trace_topic`
+    /// (see [`crate::client::trace`]).
+    pub enable_trace: bool,
+    /// `customizedTraceTopic` (`RMQ_SYS_TRACE_TOPIC`).
+    pub trace_topic: String,
 }
 
 impl ConsumerConfig {
@@ -125,6 +130,8 @@ impl ConsumerConfig {
             suspend_current_queue: Duration::from_secs(1),
             offset_store_dir: home.join(".rocketmq_offsets"),
             auto_commit: true,
+            enable_trace: false,
+            trace_topic: crate::protocol::trace::DEFAULT_TRACE_TOPIC.into(),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
@@ -26,7 +26,7 @@ use crate::client::error::ClientError;
 use crate::client::instance::{check, Instance};
 use crate::client::{ClientConfig, MessageExt};
 use crate::protocol::body::client::{ConsumerData, MessageQueue};
-use crate::protocol::{RemotingCommand, RequestCode};
+use crate::protocol::{properties, RemotingCommand, RequestCode};
 use crate::util::lock;
 
 type ConcurrentFn = dyn Fn(&[MessageExt]) -> ConsumeStatus + Send + Sync;
@@ -92,6 +92,18 @@ impl PushConsumerBuilder {
         if config.message_model == MessageModel::Clustering {
             subs.push(Subscription::tag(&retry_topic(&config.group), "*"));
         }
+        let tracer = match config.enable_trace {
+            true => Some(
+                crate::client::trace::Tracer::start(
+                    &self.client,
+                    &config.group,
+                    "CONSUME",
+                    &config.trace_topic,
+                )
+                .await?,
+            ),
+            false => None,
+        };
         let instance = Instance::start(self.client).await?;
         for s in &subs {
             if let Err(e) = instance.update_route(s.topic()).await {
@@ -121,6 +133,7 @@ impl PushConsumerBuilder {
             queues: Mutex::default(),
             waker,
             stop: CancellationToken::new(),
+            tracer,
             config,
         });
         let hooks: Arc<dyn crate::client::instance::ConsumerHooks> =
@@ -207,6 +220,7 @@ struct Inner {
     workers: Arc<Semaphore>,
     waker: Arc<Notify>,
     stop: CancellationToken,
+    tracer: Option<crate::client::trace::Tracer>,
 }
 
 /// CONSUMER_SEND_MSG_BACK request.
@@ -266,11 +280,76 @@ impl PushConsumer {
         if inner.orderly() {
             lock_queues(&inner.instance, &inner.config.group, &queues, true).await;
         }
+        if let Some(tracer) = &inner.tracer {
+            tracer.flush().await;
+        }
         inner.instance.shutdown().await;
     }
 }
 
+/// A consume being traced: its request id and when it began.
+struct Traced {
+    request_id: String,
+    begin: Instant,
+}
+
 impl Inner {
+    /// Records `SubBefore` of each message (not those the broker marked `TRACE_ON=false`).
+    fn trace_before(&self, msgs: &[MessageExt]) -> Option<Traced> {
+        use crate::protocol::trace::{TraceRecord, TraceType};
+        let tracer = self.tracer.as_ref()?;
+        let request_id = self.instance.ids.next();
+        let now = crate::util::now_ms();
+        let records = traced(msgs)
+            .map(|m| TraceRecord {
+                kind: TraceType::SubBefore,
+                timestamp: now,
+                region_id: m
+                    .property(properties::MSG_REGION)
+                    .unwrap_or_default()
+                    .to_owned(),
+                group: tracer.group.clone(),
+                request_id: request_id.clone(),
+                msg_id: m.msg_id.clone(),
+                retry_times: m.reconsume_times,
+                keys: m.keys().unwrap_or_default().to_owned(),
+                ..TraceRecord::default()
+            })
+            .collect();
+        tracer.record(records);
+        Some(Traced {
+            request_id,
+            begin: Instant::now(),
+        })
+    }
+
+    /// Records `SubAfter` of each message: the listener's time shared among them, and
+    /// whether it succeeded (context code 0, else 4: failed).
+    fn trace_after(&self, traced_call: Option<Traced>, msgs: &[MessageExt], success: bool) {
+        use crate::protocol::trace::{TraceRecord, TraceType};
+        let (Some(tracer), Some(call)) = (self.tracer.as_ref(), traced_call) else {
+            return;
+        };
+        let n = msgs.len().max(1) as i64;
+        let cost = call.begin.elapsed().as_millis() as i64 / n;
+        let now = crate::util::now_ms();
+        let records = traced(msgs)
+            .map(|m| TraceRecord {
+                kind: TraceType::SubAfter,
+                timestamp: now,
+                group: tracer.group.clone(),
+                request_id: call.request_id.clone(),
+                msg_id: m.msg_id.clone(),
+                cost_time: cost,
+                success,
+                context_code: if success { 0 } else { 4 },
+                keys: m.keys().unwrap_or_default().to_owned(),
+                ..TraceRecord::default()
+            })
+            .collect();
+        tracer.record(records);
+    }
+
     fn orderly(&self) -> bool {
         matches!(self.listener, Listener::Orderly(_))
     }
@@ -468,6 +547,7 @@ impl Inner {
         if pq.dropped() {
             return;
         }
+        let traced = self.trace_before(&msgs);
         let (status, msgs) = match tokio::task::spawn_blocking(move || {
             let status = listener(&msgs);
             (status, msgs)
@@ -481,6 +561,7 @@ impl Inner {
             }
         };
         drop(permit);
+        self.trace_after(traced, &msgs, status == ConsumeStatus::Success);
         if pq.dropped() {
             return;
         }
@@ -546,6 +627,7 @@ impl Inner {
                 return;
             };
             let call = Arc::clone(&listener);
+            let traced = self.trace_before(&msgs);
             let (status, msgs) =
                 match tokio::task::spawn_blocking(move || (call(&msgs), msgs)).await {
                     Ok(done) => done,
@@ -558,6 +640,7 @@ impl Inner {
                     }
                 };
             drop(permit);
+            self.trace_after(traced, &msgs, status == OrderlyStatus::Success);
             if pq.dropped() {
                 pq.stop_consuming();
                 return;
@@ -647,4 +730,10 @@ impl Inner {
             }
         }
     }
+}
+
+/// The messages a consumer traces (the broker may switch a message's trace off).
+fn traced(msgs: &[MessageExt]) -> impl Iterator<Item = &MessageExt> {
+    msgs.iter()
+        .filter(|m| m.property(properties::TRACE_ON) != Some("false"))
 }

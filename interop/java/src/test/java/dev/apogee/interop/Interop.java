@@ -71,6 +71,18 @@ final class Interop {
     }
 
     /**
+     * The apogee binary run.sh runs (for tests that call {@code apogee admin}), from
+     * -Dapogee.bin or $APOGEE_BIN; null if neither is set.
+     */
+    static String apogeeBin() {
+        String bin = System.getProperty("apogee.bin");
+        if (bin == null || bin.isBlank()) {
+            bin = System.getenv("APOGEE_BIN");
+        }
+        return bin == null || bin.isBlank() ? null : bin.trim();
+    }
+
+    /**
      * Restarts the broker through {@link #restartCmd()} (clean stop, start on the same data
      * directory and ports, wait for the ready line) and returns the script's output. Its output
      * is read here rather than inherited: the forked test JVM's stdout is Surefire's channel.
