@@ -17,6 +17,8 @@
 #   P5 sync sends over 64 and over 1024 topics      P6 broker RSS idle / after 5 GiB sent
 #   P7 process start -> first send accepted          P8 transactional sync sends (half +
 #                                                       commit), 64 senders, async flush
+#   T1 timers: 10 000 a second due (sent 5 s ahead, 256 B): lateness p50 / p99
+#   T2 timers: broker RSS idle / with $TIMERS (default 10 M) pending (due in 2 days)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -146,6 +148,7 @@ bench_args() {
         P4) echo "e2e -w 64 -s 1024 --rate 20000 $common" ;;
         P5) echo "produce -w 64 -s 1024 --topics $variant $common" ;;
         P8) echo "produce -w 64 -s 1024 --transaction commit $common" ;;
+        T1) echo "e2e -w 32 -s 256 --rate 10000 --timer-delay-ms 5000 $common" ;;
     esac
 }
 
@@ -214,6 +217,31 @@ run_p6() {
     rm -rf "$dir/data" "$dir/store" 2>/dev/null || true
 }
 
+# T2: RSS idle (5 s after start) and with $TIMERS timers pending (due in 2 days).
+run_t2() {
+    local system=$1 round=$2 disk=$3
+    local dir=$OUT/run-T2---$system-$round
+    rm -rf "$dir"
+    start_system "$system" async "$dir" || { stop_system "$system" "$dir"; return 0; }
+    sleep 5
+    local idle t0 t1
+    idle=$(rss_kib "$BROKER_PID")
+    t0=$(date +%s.%N)
+    ip netns exec "$NS" "$BIN" bench produce -w 64 -s 128 --timer-delay-ms 172800000 \
+        -q "${TIMERS:-10000000}" --json 2>"$dir/bench.log" | tail -1 >"$dir/result.json" || true
+    t1=$(date +%s.%N)
+    sleep 5
+    local after anon sent
+    after=$(rss_kib "$BROKER_PID")
+    anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$BROKER_PID/status" 2>/dev/null || echo 0)
+    sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messages", 0))' "$dir/result.json" 2>/dev/null || echo 0)
+    stop_system "$system" "$dir"
+    printf '{"workload":"T2","variant":"-","system":"%s","round":%d,"disk_mb_s":%s,"rss_idle_kib":%s,"rss_after_kib":%s,"rss_anon_after_kib":%s,"timers":%s,"seconds":%s}\n' \
+        "$system" "$round" "${disk:-0}" "$idle" "$after" "$anon" "$sent" "$(echo "$t1 - $t0" | bc)" >>"$RESULTS"
+    log "   -> $system T2: idle $((idle / 1024)) MiB, with $sent timers pending $((after / 1024)) MiB (anon $((anon / 1024)) MiB)"
+    rm -rf "$dir/data" "$dir/store" "$dir/rocketmq-home/store" 2>/dev/null || true
+}
+
 # P7: from exec to the first accepted send.
 run_p7() {
     local system=$1 round=$2 disk=$3
@@ -248,6 +276,7 @@ for ((round = 1; round <= PAIRS; round++)); do
             case $w in
                 P6) run_p6 "$system" "$round" "$disk" ;;
                 P7) run_p7 "$system" "$round" "$disk" ;;
+                T2) run_t2 "$system" "$round" "$disk" ;;
                 *)
                     for v in $(variants_of "$w"); do
                         run_one "$w" "$v" "$system" "$round" "$disk"
@@ -272,7 +301,7 @@ keys = sorted({(r["workload"], r["variant"], r["system"]) for r in rows})
 base = {}
 for w, v, s in keys:
     rs = [r for r in rows if (r["workload"], r["variant"], r["system"]) == (w, v, s)
-          and (r.get("send_tps") is not None or w in ("P6", "P7"))]
+          and (r.get("send_tps") is not None or w in ("P6", "P7", "T2"))]
     tps = med([r.get("send_tps") for r in rs])
     mb = med([r.get("mb_per_s") for r in rs])
     p99 = med([r.get("p99_us") for r in rs])
@@ -285,6 +314,13 @@ for w, v, s in keys:
             med([r["rss_anon_after_kib"] for r in rs]) / 1024)
     if w == "P7":
         other = "start -> first send %s ms" % med([r.get("start_ms") for r in rs])
+    if w == "T1":
+        other = "lateness p50 %s us, p99 %s us" % (med([r.get("e2e_p50_us") for r in rs]), e2e)
+    if w == "T2":
+        other = "RSS idle %.1f MiB, with %s timers pending %.1f MiB (anon %.1f MiB), sent in %.0f s" % (
+            med([r["rss_idle_kib"] for r in rs]) / 1024, med([r.get("timers") for r in rs]),
+            med([r["rss_after_kib"] for r in rs]) / 1024, med([r["rss_anon_after_kib"] for r in rs]) / 1024,
+            med([r.get("seconds") for r in rs]))
     if s == "apogee":
         base[(w, v)] = tps
     ratio = ""

@@ -13,6 +13,7 @@ pub mod registry;
 pub mod reput;
 pub mod route_table;
 pub mod subscription_groups;
+pub mod timer_wheel;
 pub mod topic_config;
 pub mod txn_checker;
 

@@ -109,6 +109,8 @@ pub struct TopicSettings {
     pub default_topic_queue_nums: i32,
     /// `traceTopicEnable`: the trace topic made at start (1 queue), as RocketMQ.
     pub trace_topic: Option<String>,
+    /// `timerWheelEnable`: the timer wheel's topic, with this many slot queues.
+    pub timer_queues: Option<i32>,
 }
 
 pub struct TopicConfigs {
@@ -164,6 +166,9 @@ impl TopicConfigs {
         }
         if let Some(trace) = &s.trace_topic {
             system.push(TopicConfig::new(trace.clone(), 1));
+        }
+        if let Some(queues) = s.timer_queues {
+            system.push(TopicConfig::new(crate::store::TIMER_TOPIC, queues));
         }
         for config in system {
             self.topics

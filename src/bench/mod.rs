@@ -120,6 +120,11 @@ pub struct ProduceArgs {
     /// Delay level of every message.
     #[arg(long)]
     pub delay_level: Option<i32>,
+    /// Send timer messages due this many ms after the broker receives them
+    /// (`TIMER_DELAY_MS`); the consumer's born→consume latency is then the lateness
+    /// (measured from the send time plus the delay).
+    #[arg(long)]
+    pub timer_delay_ms: Option<u64>,
     /// Send every message in a transaction (a half, then END_TRANSACTION): the local
     /// transaction commits, rolls back, or stays unknown (the broker's check-backs are
     /// answered unknown too, so the halves pile up for the checker).
@@ -372,6 +377,9 @@ async fn produce(args: ProduceArgs, e2e_group: Option<String>) -> anyhow::Result
                         if let Some(l) = args.delay_level {
                             m = m.with_delay_level(l);
                         }
+                        if let Some(d) = args.timer_delay_ms {
+                            m = m.with_delay(Duration::from_millis(d));
+                        }
                         m
                     })
                     .collect()
@@ -521,6 +529,11 @@ async fn start_consumer(
                 } else {
                     (m.born_timestamp.max(0) as u64) * 1000
                 };
+                // A timer is due its delay after it was sent: the latency is its lateness.
+                let delay_ms = m
+                    .property("TIMER_DELAY_MS")
+                    .and_then(|d| d.parse::<u64>().ok());
+                let born = born + delay_ms.unwrap_or(0) * 1000;
                 // A backlog from before this run is not part of the measurement.
                 if born < born_after_us {
                     continue;

@@ -104,6 +104,10 @@ pub const APOGEE_KEYS: &[&str] = &[
     "traceTopicEnable",
     "msgTraceTopicName",
     "consoleListen",
+    "timerWheelEnable",
+    "timerMaxDelaySec",
+    "timerPrecisionMs",
+    "recallMessageEnable",
 ];
 
 /// The keys UPDATE_BROKER_CONFIG changes while the broker runs.
@@ -186,7 +190,33 @@ pub struct BrokerConfig {
     pub msg_trace_topic_name: String,
     /// `consoleListen` (Apogee's): where the web console and `/metrics` listen.
     pub console_listen: ConsoleListen,
+    /// Timer messages (RocketMQ 5's `timerWheelEnable`, on by default).
+    pub timer_wheel_enable: bool,
+    /// The furthest a timer may be set (`timerMaxDelaySec`, 3 days).
+    pub timer_max_delay_sec: i64,
+    /// The wheel's step (`timerPrecisionMs`: 100, 200, 500 or 1000).
+    pub timer_precision_ms: i64,
+    /// `recallMessageEnable` (off by default, as RocketMQ): RECALL_MESSAGE cancels timers.
+    pub recall_message_enable: bool,
+    /// The timers' clock: the system's, or one a test moves.
+    pub clock: Clock,
     pub store: StoreConfig,
+}
+
+/// The clock timers are due by: the system clock plus an offset a test can move (days
+/// pass in a moment).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        crate::util::now_ms() + self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves this clock (and every clone of it) forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Where the console listens (`consoleListen`): `host:port`, or `off`.
@@ -245,6 +275,11 @@ impl BrokerConfig {
             trace_topic_enable: false,
             msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
             console_listen: ConsoleListen::Default,
+            timer_wheel_enable: true,
+            timer_max_delay_sec: 259_200,
+            timer_precision_ms: 1000,
+            recall_message_enable: false,
+            clock: Clock::default(),
             store: StoreConfig::new(store_root),
         }
     }
@@ -380,6 +415,13 @@ impl BrokerConfig {
                 self.msg_trace_topic_name = value.into()
             }
             "consoleListen" => self.console_listen = ConsoleListen::parse(value).map_err(Some)?,
+            "timerWheelEnable" => self.timer_wheel_enable = parse(value)?,
+            "recallMessageEnable" => self.recall_message_enable = parse(value)?,
+            "timerMaxDelaySec" => self.timer_max_delay_sec = parse(value)?,
+            "timerPrecisionMs" => {
+                self.timer_precision_ms =
+                    crate::broker::timer::Wheel::new(parse(value)?).precision_ms()
+            }
             "sendThreadPoolQueueCapacity" => {
                 self.send_queue_capacity = parse(value)?;
                 if self.send_queue_capacity == 0 {
@@ -492,6 +534,10 @@ impl BrokerConfig {
             self.trace_topic_enable.to_string(),
             self.msg_trace_topic_name.clone(),
             self.console_listen.text(),
+            self.timer_wheel_enable.to_string(),
+            self.timer_max_delay_sec.to_string(),
+            self.timer_precision_ms.to_string(),
+            self.recall_message_enable.to_string(),
         ];
         APOGEE_KEYS.iter().copied().zip(values).collect()
     }

@@ -16,6 +16,7 @@ pub mod locks;
 pub mod metrics;
 pub mod pull;
 pub mod queries;
+pub mod recall;
 pub mod refresh;
 pub mod reply;
 pub mod retry;
@@ -23,6 +24,7 @@ pub mod scrape;
 pub mod service;
 pub mod stats;
 pub mod sync_waits;
+pub mod timer;
 pub mod transaction;
 pub mod txn;
 pub mod writers;
@@ -44,6 +46,7 @@ use crate::actors::queue_locks::{self, QueueLocks};
 use crate::actors::registrar::{self, Identity, Registrar};
 use crate::actors::reput::{self, Reput};
 use crate::actors::subscription_groups::{self, SubscriptionGroupConfigs};
+use crate::actors::timer_wheel::{self, TimerWheel};
 use crate::actors::topic_config::{self, TopicConfigs, TopicSettings};
 use crate::actors::txn_checker::{self, CheckerSettings, TxnChecker};
 use crate::actors::{self, ConfigWriter, Persist};
@@ -75,6 +78,7 @@ pub struct Broker {
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
     delays: Addr<DelayScheduler>,
+    timers: Option<Addr<TimerWheel>>,
     txn_checker: Addr<TxnChecker>,
     /// The config files' writers (topics, consumer offsets, delay offsets, subscription
     /// groups).
@@ -102,6 +106,9 @@ impl Broker {
         self.server.stop();
         let _ = self.offsets.send(Persist).await;
         let _ = self.delays.send(Persist).await;
+        if let Some(timers) = &self.timers {
+            let _ = timers.send(Persist).await;
+        }
         let _ = self.txn_checker.send(Persist).await;
         let files = self.config_files;
         let written = actix_rt::task::spawn_blocking(move || {
@@ -144,12 +151,14 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         .await
         .map_err(StoreError::internal)??;
     let config_dir = config.store.config_dir();
+    let wheel = timer::Wheel::new(config.timer_precision_ms);
     let config_files: Vec<ConfigWriter> = [
         store::config::TOPICS,
         store::config::CONSUMER_OFFSETS,
         store::config::DELAY_OFFSETS,
         store::config::SUBSCRIPTION_GROUPS,
         txn_checker::STATE_FILE,
+        timer_wheel::STATE_FILE,
     ]
     .into_iter()
     .map(|name| ConfigWriter::new(config_dir.join(name)))
@@ -163,6 +172,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         trace_topic: config
             .trace_topic_enable
             .then(|| config.msg_trace_topic_name.clone()),
+        timer_queues: config.timer_wheel_enable.then(|| wheel.queues()),
     });
     let topic_actor = actors::supervise(topic_config::MAILBOX, topic_actor);
     let offsets_file = config_files[1].clone();
@@ -221,6 +231,19 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         delay_scheduler::MAILBOX,
         DelayScheduler::new(delay_store, delay_writers, delay_file),
     );
+    let timer_cursor = timer_wheel::Cursor::default();
+    let timers = config.timer_wheel_enable.then(|| {
+        let (wheel_store, wheel_writers) = (Arc::clone(&store), Rc::clone(&writers));
+        let (file, clock, cursor) = (
+            config_files[5].clone(),
+            config.clock.clone(),
+            timer_cursor.clone(),
+        );
+        actors::supervise(
+            timer_wheel::MAILBOX,
+            TimerWheel::new(wheel_store, wheel_writers, file, wheel, clock, cursor),
+        )
+    });
     let (checker_store, checker_writers) = (Arc::clone(&store), Rc::clone(&writers));
     let txn_checker = actors::supervise(
         txn_checker::MAILBOX,
@@ -258,7 +281,15 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         &config.broker_name,
         store.commit_log().flush_latency(),
     ));
+    let timer_settings = timer::TimerSettings {
+        enabled: config.timer_wheel_enable,
+        max_delay_sec: config.timer_max_delay_sec,
+        wheel,
+    };
     let service = BrokerService::new(Parts {
+        timer: timer_settings,
+        timer_cursor,
+        timers: timers.clone(),
         stats,
         metrics,
         config: Arc::new(arc_swap::ArcSwap::from_pointee(config)),
@@ -301,6 +332,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         registrar,
         offsets,
         delays,
+        timers,
         txn_checker,
         config_files,
         store_home,

@@ -47,6 +47,11 @@ pub struct Parts {
     pub stats: Arc<super::stats::BrokerStats>,
     /// The Prometheus metrics (the console's `/metrics`).
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Timer messages: the settings, and the wheel's cursor (published by its actor).
+    pub timer: super::timer::TimerSettings,
+    pub timer_cursor: crate::actors::timer_wheel::Cursor,
+    /// The timer wheel (RECALL_MESSAGE), when timers are on.
+    pub timers: Option<Addr<crate::actors::timer_wheel::TimerWheel>>,
     /// Counts the updates of `config` (GET_BROKER_CONFIG's data version).
     pub config_version: std::sync::atomic::AtomicU64,
     pub store: Arc<Store>,
@@ -153,6 +158,7 @@ impl BrokerService {
             RequestCode::GET_BROKER_CONFIG => self.broker_config(),
             RequestCode::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
             RequestCode::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => self.system_topics(),
+            RequestCode::RECALL_MESSAGE => self.recall(&req).await,
             _ => error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
                 format!(" request type {} not supported", req.code),
@@ -346,6 +352,7 @@ impl BrokerService {
         }
         // The queue the answer names (a half's is its real one).
         let answered_queue_id = queue_id;
+        let mut recall_handle = None;
         // A transactional message waits as a half until END_TRANSACTION decides.
         let half = !header.batch
             && transaction::is_half(&messages[0].properties)
@@ -371,16 +378,61 @@ impl BrokerService {
             if let Some((level_queue, props)) =
                 retry::schedule(&topic_name, queue_id, &messages[0].properties, max_level)
             {
-                messages[0].properties = props;
+                // A delay level wins over timer properties, which go (as in RocketMQ).
+                let mut props = retry::Props::parse(&props);
+                for name in [
+                    properties::TIMER_DELIVER_MS,
+                    properties::TIMER_DELAY_MS,
+                    properties::TIMER_DELAY_SEC,
+                ] {
+                    props.remove(name);
+                }
+                messages[0].properties = props.encode();
                 topic_name = crate::store::SCHEDULE_TOPIC.to_owned();
                 queue_id = level_queue;
+            } else {
+                let now = config.clock.now_ms();
+                let cursor = p.timer_cursor.load(std::sync::atomic::Ordering::Acquire);
+                match super::timer::enqueue(
+                    &messages[0].properties,
+                    &topic_name,
+                    queue_id,
+                    now,
+                    p.timer,
+                    cursor,
+                ) {
+                    Ok(None) => {}
+                    Ok(Some((slot, props))) => {
+                        // The send answer carries the handle that cancels it (5.3.2+).
+                        let out = properties::get(&props, properties::TIMER_OUT_MS);
+                        let id = properties::get(&props, properties::UNIQ_KEY);
+                        if let (Some(out), Some(id), false) = (
+                            out.and_then(|o| o.parse().ok()),
+                            id,
+                            topic_name.starts_with(retry::RETRY_PREFIX),
+                        ) {
+                            recall_handle = Some(super::timer::recall_handle(
+                                &topic_name,
+                                &config.broker_name,
+                                out,
+                                id,
+                            ));
+                        }
+                        messages[0].properties = props;
+                        topic_name = crate::store::TIMER_TOPIC.to_owned();
+                        queue_id = slot;
+                    }
+                    Err(refused) => return error(refused.code, refused.remark),
+                }
             }
         }
         let body_bytes: usize = messages.iter().map(|m| m.body.len()).sum();
         let sizes: Vec<usize> = messages.iter().map(|m| m.body.len()).collect();
         let kind = if half {
             MessageType::Transaction
-        } else if topic_name == crate::store::SCHEDULE_TOPIC {
+        } else if topic_name == crate::store::SCHEDULE_TOPIC
+            || topic_name == crate::store::TIMER_TOPIC
+        {
             MessageType::Delay
         } else if properties::get(&header.properties, "__SHARDINGKEY").is_some() {
             MessageType::Fifo
@@ -428,9 +480,13 @@ impl BrokerService {
         ext.append("msgId", &msg_id);
         ext.append(
             "queueId",
-            &if half { answered_queue_id } else { queue_id }.to_string(),
+            // The queue asked for, also for a half, a delayed or a timer message (as Java).
+            &answered_queue_id.to_string(),
         );
         ext.append("queueOffset", &appended.first_queue_offset.to_string());
+        if let Some(handle) = &recall_handle {
+            ext.append("recallHandle", handle);
+        }
         if !transaction_ids.is_empty() {
             ext.append("transactionId", &transaction_ids.join(","));
         }

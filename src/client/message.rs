@@ -54,6 +54,20 @@ impl Message {
         self
     }
 
+    /// Delivery at `epoch_ms` (RocketMQ 5's `TIMER_DELIVER_MS`, Java's `setDeliverTimeMs`):
+    /// any time up to the broker's `timerMaxDelaySec` ahead.
+    pub fn with_deliver_time_ms(mut self, epoch_ms: i64) -> Self {
+        self.set_property(properties::TIMER_DELIVER_MS, epoch_ms.to_string());
+        self
+    }
+
+    /// Delivery `delay` after the broker receives it (`TIMER_DELAY_MS`, Java's
+    /// `setDelayTimeMs`).
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.set_property(properties::TIMER_DELAY_MS, delay.as_millis().to_string());
+        self
+    }
+
     /// Delivery after delay level `level` (1 = 1 s … 18 = 2 h with the default levels).
     pub fn with_delay_level(mut self, level: i32) -> Self {
         self.set_property(properties::DELAY, level.to_string());

@@ -85,6 +85,8 @@ pub struct SendResult {
     /// Consume-queue offset of the (first) message.
     pub queue_offset: i64,
     pub region_id: Option<String>,
+    /// A timer message's handle for [`Producer::recall`] (RocketMQ 5.3.2+).
+    pub recall_handle: Option<String>,
 }
 
 /// A cloneable handle; clones share connections and routes.
@@ -170,6 +172,51 @@ impl Producer {
     /// Sends and waits for the broker's answer, retrying on another broker on failure.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
         self.inner.send(vec![msg], Target::RoundRobin).await
+    }
+
+    /// Sends a timer message delivered at `epoch_ms` (the broker keeps it until then).
+    pub async fn send_at(&self, msg: Message, epoch_ms: i64) -> Result<SendResult, ClientError> {
+        self.send(msg.with_deliver_time_ms(epoch_ms)).await
+    }
+
+    /// Sends a timer message delivered `delay` after the broker receives it.
+    pub async fn send_after(
+        &self,
+        msg: Message,
+        delay: Duration,
+    ) -> Result<SendResult, ClientError> {
+        self.send(msg.with_delay(delay)).await
+    }
+
+    /// Cancels a timer message not delivered yet, by the handle of its send answer
+    /// (RECALL_MESSAGE to the broker the handle names; the broker needs
+    /// `recallMessageEnable=true`). Returns the message id.
+    pub async fn recall(&self, topic: &str, handle: &str) -> Result<String, ClientError> {
+        let broker = crate::protocol::recall::RecallHandle::decode(handle)
+            .map(|h| h.broker_name)
+            .ok_or_else(|| ClientError::InvalidMessage("not a recall handle".into()))?;
+        self.inner.publish_info(topic).await?;
+        let addr = self
+            .inner
+            .instance
+            .master_addr(&broker)
+            .ok_or_else(|| ClientError::NoRoute(topic.to_owned()))?;
+        let mut ext = ExtFields::new();
+        ext.append("producerGroup", &self.inner.config.group);
+        ext.append("recallHandle", handle);
+        ext.append("topic", topic);
+        let mut cmd = RemotingCommand::request(RequestCode::RECALL_MESSAGE);
+        cmd.ext_fields = Some(ext);
+        let timeout = self.inner.config.send_timeout;
+        let response = self.inner.instance.invoke(&addr, cmd, timeout).await?;
+        if response.response_code() != ResponseCode::SUCCESS {
+            return Err(ClientError::Response {
+                addr,
+                code: response.response_code(),
+                remark: response.remark.unwrap_or_default(),
+            });
+        }
+        Ok(response.ext("msgId").unwrap_or_default().to_owned())
     }
 
     /// Sends to one queue (no move to another queue on failure).
@@ -563,6 +610,7 @@ impl Inner {
             },
             queue_offset,
             region_id: response.ext("MSG_REGION").map(str::to_owned),
+            recall_handle: response.ext("recallHandle").map(str::to_owned),
         })
     }
 

@@ -115,6 +115,8 @@ wire_enum! {
         QUERY_CONSUME_TIME_SPAN = 303,
         GET_SYSTEM_TOPIC_LIST_FROM_NS = 304,
         GET_SYSTEM_TOPIC_LIST_FROM_BROKER = 305,
+        /// Cancels a timer message by its recall handle (5.3.2+).
+        RECALL_MESSAGE = 370,
         CLONE_GROUP_OFFSET = 314,
         GET_CONSUMER_RUNNING_INFO = 307,
         CONSUME_MESSAGE_DIRECTLY = 309,

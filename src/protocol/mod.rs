@@ -24,6 +24,7 @@ pub mod json_header;
 pub mod lenient;
 pub mod message;
 pub mod properties;
+pub mod recall;
 pub mod trace;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode, SerializeType};

@@ -14,6 +14,15 @@ pub const WAIT_STORE_MSG_OK: &str = "WAIT";
 pub const DELAY: &str = "DELAY";
 pub const REAL_TOPIC: &str = "REAL_TOPIC";
 pub const REAL_QUEUE_ID: &str = "REAL_QID";
+/// RocketMQ 5's timer messages: the absolute time (ms), or a delay in ms or seconds.
+pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+/// Set by the broker: the timer's slot time (the deliver time floored to the precision).
+pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+/// Set at delivery: when the timer entered the wheel, and when it left it.
+pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 pub const TRANSACTION_PREPARED: &str = "TRAN_MSG";
 pub const PRODUCER_GROUP: &str = "PGROUP";
 pub const RETRY_TOPIC: &str = "RETRY_TOPIC";

@@ -10,7 +10,8 @@ use crate::protocol::message::{self, sys_flag, Head, Record};
 use crate::protocol::properties;
 
 /// A unit's tag code: the TAGS hash, or for a delayed message the time it is due (its
-/// store time plus the delay of its level), which the delay scheduler reads.
+/// store time plus the delay of its level), which the delay scheduler reads; for a timer
+/// the time its wheel slot comes due (`APOGEE_TIMER_AT`), which the timer wheel reads.
 fn tags_code(store: &Store, record: &Record<'_>) -> i64 {
     if record.topic == super::SCHEDULE_TOPIC {
         let level = properties::get(record.properties, properties::DELAY)
@@ -21,6 +22,12 @@ fn tags_code(store: &Store, record: &Record<'_>) -> i64 {
             .get(level.clamp(1, levels.len().max(1)) - 1)
             .map_or(0, |d| d.as_millis() as i64);
         return record.store_timestamp + delay;
+    }
+    if record.topic == super::TIMER_TOPIC {
+        let due = properties::get(record.properties, super::TIMER_AT_PROPERTY);
+        if let Some(due) = due.and_then(|v| v.parse().ok()) {
+            return due;
+        }
     }
     record.tags_code()
 }

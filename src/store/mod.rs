@@ -143,6 +143,10 @@ pub struct StoreConfig {
 
 /// Topic of delayed messages: queue `level − 1` per delay level.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// The timer wheel's slot queues (RocketMQ's `TimerMessageStore.TIMER_TOPIC`); each
+/// unit's tag code is its record's [`TIMER_AT_PROPERTY`] (see `broker::timer`).
+pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
+pub const TIMER_AT_PROPERTY: &str = "APOGEE_TIMER_AT";
 
 /// RocketMQ's `messageDelayLevel` default.
 pub const DEFAULT_DELAY_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";

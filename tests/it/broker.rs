@@ -643,8 +643,8 @@ async fn delayed_messages_retries_and_dead_letters() {
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     assert_eq!(
         r.ext("queueId"),
-        Some("2"),
-        "answered with the schedule queue, as RocketMQ"
+        Some("0"),
+        "answered with the queue asked for, as RocketMQ (SendMessageProcessor answers queueIdInt)"
     );
     let records = wait_for_messages(&client, "Later", 1, Duration::from_secs(5)).await;
     assert!(

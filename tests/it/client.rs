@@ -46,6 +46,11 @@ pub fn collector(seen: &Seen) -> impl Fn(&[MessageExt]) -> ConsumeStatus + Send 
 }
 
 fn bodies(seen: &Seen) -> BTreeSet<String> {
+    body_list(seen).into_iter().collect()
+}
+
+/// The bodies seen, as text, in arrival order (repeats kept).
+pub fn body_list(seen: &Seen) -> Vec<String> {
     seen.lock()
         .unwrap()
         .iter()

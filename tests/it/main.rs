@@ -18,3 +18,4 @@ mod namesrv_process;
 mod store;
 mod store_crash;
 mod support;
+mod timer;
