@@ -371,9 +371,11 @@ impl Actor for TimerWheel {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.state = match config_files::load::<WheelState>(self.file.path()) {
             Ok(Some(state)) => state,
-            // A new wheel: nothing in it, so every slot up to now is taken.
+            // A new wheel: nothing in it, so every slot up to now is taken, and nothing it
+            // wrote is in the log (a broker with a long log does not read it all).
             Ok(None) => WheelState {
                 cursor: self.clock.now_ms(),
+                log_offset: self.store.commit_log().written(),
                 ..WheelState::default()
             },
             Err(e) => {
