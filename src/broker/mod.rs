@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod locks;
 pub mod metrics;
 pub mod pull;
+pub mod pulls;
 pub mod queries;
 pub mod recall;
 pub mod refresh;

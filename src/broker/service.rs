@@ -9,17 +9,16 @@ use std::time::Duration;
 
 use actix::Addr;
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use super::metrics::MessageType;
-use super::pull::{self, MessageFilter, Pulled, SubscriptionFilter};
+use super::pull::{MessageFilter, SubscriptionFilter};
 use super::retry;
 use super::transaction;
 use super::writers::{AppendFailure, Writers};
 use super::BrokerConfig;
 use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
-use crate::actors::consumer_offsets::{self, ConsumerOffsets};
-use crate::actors::long_poll::{Hold, LongPoll, PullTask};
+use crate::actors::consumer_offsets::ConsumerOffsets;
+use crate::actors::long_poll::LongPoll;
 use crate::actors::queue_locks::QueueLocks;
 use crate::actors::queue_writer::OwnedMessage;
 use crate::actors::subscription_groups::SubscriptionGroupConfigs;
@@ -33,7 +32,7 @@ use crate::remoting::{Connection, LocalFuture, Service};
 use crate::store::{QueueKey, Store, StoreError};
 
 /// Longest a pull may be held, whatever the client asks (its own timeout is 30 s).
-const MAX_SUSPEND: Duration = Duration::from_secs(25);
+pub(super) const MAX_SUSPEND: Duration = Duration::from_secs(25);
 
 pub(super) fn ok() -> RemotingCommand {
     RemotingCommand::response(ResponseCode::SUCCESS)
@@ -497,7 +496,7 @@ impl BrokerService {
 
     /// The filter of a pull: the header's expression when it carries one, else the group's
     /// subscription from its heartbeats (compiled when it changed).
-    fn pull_filter(
+    pub(super) fn pull_filter(
         &self,
         header: &PullRequest,
     ) -> Result<Arc<dyn MessageFilter + Send + Sync>, Box<RemotingCommand>> {
@@ -576,7 +575,7 @@ impl BrokerService {
     /// broker does not know is refused unless `autoCreateSubscriptionGroup` (then it is
     /// created), one whose `consumeEnable` is off may not consume, and one whose
     /// `consumeBroadcastEnable` is off may not consume in BROADCASTING mode.
-    fn group_check(&self, group: &str, topic: &str) -> Option<RemotingCommand> {
+    pub(super) fn group_check(&self, group: &str, topic: &str) -> Option<RemotingCommand> {
         let p = &self.parts;
         let groups = p.subscription_group_view.borrow();
         let broadcasting = || {
@@ -610,104 +609,6 @@ impl BrokerService {
                 ),
             )),
         }
-    }
-
-    async fn pull(&self, conn: &Connection, req: &RemotingCommand) -> Reply {
-        let header: PullRequest = req.header()?;
-        let p = &self.parts;
-        let Some(topic) = self.topic(&header.topic) else {
-            return error(
-                ResponseCode::TOPIC_NOT_EXIST,
-                format!("topic[{}] not exist, apply first please!", header.topic),
-            );
-        };
-        if !perm::readable(topic.perm) {
-            return error(
-                ResponseCode::NO_PERMISSION,
-                format!("the topic[{}] pulling message is forbidden", header.topic),
-            );
-        }
-        if header.queue_id < 0 || header.queue_id >= topic.read_queue_nums {
-            return error(
-                ResponseCode::INVALID_PARAMETER,
-                format!(
-                    "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
-                    header.queue_id, header.topic, topic.read_queue_nums
-                ),
-            );
-        }
-        if let Some(refused) = self.group_check(&header.consumer_group, &header.topic) {
-            return Ok(refused);
-        }
-        let filter = match self.pull_filter(&header) {
-            Ok(filter) => filter,
-            // The pull knows a newer subscription than the heartbeats told: ask the client
-            // (see `refresh`), then try again.
-            Err(response)
-                if response.response_code() == ResponseCode::SUBSCRIPTION_NOT_LATEST
-                    && p.refresh
-                        .refresh(conn, &header.consumer_group, &p.clients)
-                        .await =>
-            {
-                match self.pull_filter(&header) {
-                    Ok(filter) => filter,
-                    Err(response) => return Ok(*response),
-                }
-            }
-            Err(response) => return Ok(*response),
-        };
-        if header.sys_flag & pull_flag::COMMIT_OFFSET != 0 && header.commit_offset >= 0 {
-            p.offsets.do_send(consumer_offsets::Commit {
-                group: header.consumer_group.clone(),
-                topic: header.topic.clone(),
-                queue_id: header.queue_id,
-                offset: header.commit_offset,
-            });
-        }
-        let key = QueueKey::new(header.topic.clone(), header.queue_id);
-        let max_msgs = usize::try_from(header.max_msg_nums).unwrap_or(1);
-        let read_started = std::time::Instant::now();
-        let pulled = pull::read(
-            &p.store,
-            &key,
-            header.queue_offset,
-            max_msgs,
-            filter.as_ref(),
-        );
-        p.stats.get_took(read_started.elapsed());
-        let suspend =
-            header.sys_flag & pull_flag::SUSPEND != 0 && header.suspend_timeout_millis > 0;
-        let (group, topic) = (&header.consumer_group, &header.topic);
-        if pulled.code != ResponseCode::PULL_NOT_FOUND || !suspend {
-            return Ok(self.counted(group, topic, pulled));
-        }
-        let hold = Duration::from_millis(header.suspend_timeout_millis as u64).min(MAX_SUSPEND);
-        let (reply, woken) = oneshot::channel();
-        let task = PullTask {
-            key,
-            offset: header.queue_offset,
-            max_msgs,
-            filter,
-            reply,
-        };
-        let deadline = tokio::time::Instant::now() + hold;
-        super::metrics::mark_held();
-        if p.long_poll.try_send(Hold { task, deadline }).is_err() {
-            return Ok(self.counted(group, topic, pulled));
-        }
-        Ok(match woken.await {
-            Ok(pulled) => self.counted(group, topic, pulled),
-            Err(_) => self.counted(group, topic, pulled),
-        })
-    }
-
-    /// A pull's answer, counted.
-    fn counted(&self, group: &str, topic: &str, pulled: Pulled) -> RemotingCommand {
-        self.parts.stats.got(pulled.messages);
-        self.parts
-            .metrics
-            .message_out(group, topic, pulled.messages, pulled.body.len());
-        pull_response(pulled)
     }
 
     /// Creates `%DLQ%group` if needed; returns its name.
@@ -810,17 +711,6 @@ pub(super) fn parse_failed(message: &str) -> RemotingCommand {
         ResponseCode::SUBSCRIPTION_PARSE_FAILED,
         format!("parse the consumer's subscription failed: {message}"),
     )
-}
-
-fn pull_response(pulled: Pulled) -> RemotingCommand {
-    RemotingCommand::response(pulled.code)
-        .with_header(&PullResponse {
-            suggest_which_broker_id: 0,
-            next_begin_offset: pulled.next_begin_offset,
-            min_offset: pulled.min_offset,
-            max_offset: pulled.max_offset,
-        })
-        .with_body(pulled.body)
 }
 
 pub(super) fn append_failure(failure: AppendFailure) -> RemotingCommand {
