@@ -219,9 +219,13 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         let console = start_console(&broker, console_listen, None, &namesrv)?;
         // One line on stdout (scripts wait for it, and may close the pipe after it).
         println!(
-            "apogee broker listening on {} (advertised as {}){}",
+            "apogee broker listening on {} (advertised as {}){}{}",
             broker.local_addr(),
             broker.advertised,
+            broker
+                .ha_addr
+                .map(|a| format!(", slaves connect to {a}"))
+                .unwrap_or_default(),
             console_note(console.as_ref())
         );
         tokio::signal::ctrl_c()

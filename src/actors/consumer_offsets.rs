@@ -204,3 +204,34 @@ impl Handler<Reset> for ConsumerOffsets {
         self.dirty = true;
     }
 }
+
+/// The whole table (GET_ALL_CONSUMER_OFFSET: a slave's metadata sync).
+#[derive(Message)]
+#[rtype(result = "OffsetTable")]
+pub struct All;
+
+impl Handler<All> for ConsumerOffsets {
+    type Result = MessageResult<All>;
+    fn handle(&mut self, _: All, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.table.clone())
+    }
+}
+
+/// A slave's metadata sync: the master's offsets replace ours queue by queue (offsets of
+/// groups the master does not know stay, as RocketMQ's `putAll`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Merge(pub OffsetTable);
+
+impl Handler<Merge> for ConsumerOffsets {
+    type Result = ();
+    fn handle(&mut self, msg: Merge, _: &mut Context<Self>) {
+        for (key, queues) in msg.0.offset_table {
+            let ours = self.table.offset_table.entry(key).or_default();
+            if *ours != queues {
+                *ours = queues;
+                self.dirty = true;
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@
 pub mod client_manager;
 pub mod consumer_offsets;
 pub mod delay_scheduler;
+pub mod ha_client;
+pub mod ha_service;
 pub mod kv_config;
 pub mod long_poll;
 pub mod queue_locks;

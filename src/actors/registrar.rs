@@ -7,7 +7,8 @@
 //! (shutdown) from the broker's wiring.
 //!
 //! **Sends** REGISTER_BROKER (topics and data version, JSON body with CRC) to each name
-//! server every 30 s and on every trigger; UNREGISTER_BROKER at shutdown.
+//! server every 30 s and on every trigger; UNREGISTER_BROKER at shutdown. A slave's
+//! registrar tells its HA client the master each answer names ([`MasterLearned`]).
 //!
 //! **Lifecycle**: one per broker; supervised (links reconnect on their own). Mailbox: 64.
 
@@ -17,9 +18,12 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::watch;
 
+use super::ha_client::MasterLearned;
 use super::topic_config::TopicView;
 use crate::protocol::body::{RegisterBrokerBody, TopicConfigWrapper};
-use crate::protocol::header::namesrv::{BrokerIdentity, RegisterBrokerRequest};
+use crate::protocol::header::namesrv::{
+    BrokerIdentity, RegisterBrokerRequest, RegisterBrokerResponse,
+};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::RemotingClient;
 
@@ -49,6 +53,8 @@ pub struct Registrar {
     topics: TopicView,
     trigger: watch::Sender<Signal>,
     round: u64,
+    /// A slave's HA client: told the master each registration answer names.
+    follower: Option<Recipient<MasterLearned>>,
 }
 
 impl Registrar {
@@ -59,7 +65,15 @@ impl Registrar {
             topics,
             trigger: watch::channel(Signal::Register(0)).0,
             round: 0,
+            follower: None,
         }
+    }
+
+    /// A slave's registrar tells `follower` the master the name servers name (and
+    /// registers every 3 s until one does).
+    pub fn with_follower(mut self, follower: Recipient<MasterLearned>) -> Self {
+        self.follower = Some(follower);
+        self
     }
 }
 
@@ -77,6 +91,7 @@ impl Actor for Registrar {
                 self.identity.clone(),
                 self.topics.clone(),
                 self.trigger.subscribe(),
+                self.follower.clone(),
             ));
         }
         // Re-register whenever the topic table changes.
@@ -148,9 +163,11 @@ async fn link(
     identity: Identity,
     topics: TopicView,
     mut trigger: watch::Receiver<Signal>,
+    follower: Option<Recipient<MasterLearned>>,
 ) {
     let mut client: Option<RemotingClient> = None;
     loop {
+        let mut master_known = true;
         let signal = *trigger.borrow_and_update();
         if client.as_ref().is_none_or(|c| !c.is_open()) {
             client = RemotingClient::connect(addr).await.ok();
@@ -169,6 +186,14 @@ async fn link(
             match c.invoke(request, TIMEOUT).await {
                 Ok(r) if r.response_code() == ResponseCode::SUCCESS => {
                     tracing::debug!(namesrv = %addr, ?signal, "name server updated");
+                    if let (Some(follower), Signal::Register(_)) = (&follower, signal) {
+                        let answer: RegisterBrokerResponse = r.header().unwrap_or_default();
+                        master_known = answer.ha_server_addr.is_some();
+                        follower.do_send(MasterLearned {
+                            ha: answer.ha_server_addr,
+                            broker: answer.master_addr,
+                        });
+                    }
                 }
                 Ok(r) => {
                     tracing::warn!(namesrv = %addr, code = r.code, remark = ?r.remark, "name server refused the registration")
@@ -184,7 +209,7 @@ async fn link(
         if signal == Signal::Unregister {
             return;
         }
-        let wait = if client.is_some() {
+        let wait = if client.is_some() && master_known {
             PERIOD
         } else {
             Duration::from_secs(3)

@@ -180,6 +180,25 @@ impl Handler<Delete> for SubscriptionGroupConfigs {
     }
 }
 
+/// A slave's metadata sync: the master's groups, as they are (its data version kept).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Replace(pub SubscriptionGroups);
+
+impl Handler<Replace> for SubscriptionGroupConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: Replace, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            if this.groups == msg.0 {
+                return;
+            }
+            this.groups = msg.0;
+            this.publish.send_replace(Arc::new(this.groups.clone()));
+            this.writer.send(config_files::to_json_pretty(&this.groups));
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -329,6 +329,31 @@ impl Handler<EnsureRetryTopic> for TopicConfigs {
     }
 }
 
+/// A slave's metadata sync: the master's table, as it is (its data version kept).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Replace(pub Topics);
+
+impl Handler<Replace> for TopicConfigs {
+    type Result = ();
+    fn handle(&mut self, msg: Replace, ctx: &mut Context<Self>) {
+        super::guard(self, ctx, |this, _| {
+            if this.topics.data_version == msg.0.data_version && this.topics.table == msg.0.table {
+                return;
+            }
+            this.topics = msg.0;
+            this.publish.send_replace(Arc::new(this.topics.clone()));
+            let wrapper = TopicConfigWrapper {
+                data_version: this.topics.data_version.clone(),
+                topic_config_table: this.topics.table.clone(),
+            };
+            this.settings
+                .writer
+                .send(config_files::to_json_pretty(&wrapper));
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,14 @@ pub const APOGEE_KEYS: &[&str] = &[
     "timerMaxDelaySec",
     "timerPrecisionMs",
     "recallMessageEnable",
+    "haListenPort",
+    "haMasterAddress",
+    "slaveReadEnable",
+    "slaveTimeout",
+    "haMaxGapNotInSync",
+    "haSendHeartbeatInterval",
+    "haHousekeepingInterval",
+    "haTransferBatchSize",
 ];
 
 /// The keys UPDATE_BROKER_CONFIG changes while the broker runs.
@@ -121,6 +129,7 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "transactionTimeOut",
     "transactionCheckInterval",
     "transactionCheckMax",
+    "slaveReadEnable",
 ];
 
 /// The known key nearest to `key` (Apogee's first, then RocketMQ's), if it is near enough
@@ -200,7 +209,46 @@ pub struct BrokerConfig {
     pub recall_message_enable: bool,
     /// The timers' clock: the system's, or one a test moves.
     pub clock: Clock,
+    /// Replication (RocketMQ's classic HA); see [`HaConfig`].
+    pub ha: HaConfig,
     pub store: StoreConfig,
+}
+
+/// Master/slave replication settings (RocketMQ's keys and defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaConfig {
+    /// `haListenPort`: where a master serves its slaves (`None`: listenPort + 1).
+    pub listen_port: Option<u16>,
+    /// `haMasterAddress`: the master a slave follows (`None`: the one the name servers
+    /// name in the registration answer).
+    pub master_address: Option<String>,
+    /// `slaveReadEnable`: a master sends lagging consumers to a slave.
+    pub slave_read_enable: bool,
+    /// `slaveTimeout`: how long a SYNC_MASTER send waits for a slave (FLUSH_SLAVE_TIMEOUT).
+    pub slave_timeout_ms: u64,
+    /// `haMaxGapNotInSync`: a slave further behind is not in sync (SLAVE_NOT_AVAILABLE).
+    pub max_gap_not_in_sync: u64,
+    /// `haSendHeartbeatInterval`: idle reports and heartbeats.
+    pub heartbeat_ms: u64,
+    /// `haHousekeepingInterval`: a link silent for longer is closed.
+    pub housekeeping_ms: u64,
+    /// `haTransferBatchSize`: most bytes per transfer.
+    pub transfer_batch: usize,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        Self {
+            listen_port: None,
+            master_address: None,
+            slave_read_enable: false,
+            slave_timeout_ms: 3_000,
+            max_gap_not_in_sync: 256 << 20,
+            heartbeat_ms: 5_000,
+            housekeeping_ms: 20_000,
+            transfer_batch: 32 << 10,
+        }
+    }
 }
 
 /// The clock timers are due by: the system clock plus an offset a test can move (days
@@ -280,6 +328,7 @@ impl BrokerConfig {
             timer_precision_ms: 1000,
             recall_message_enable: false,
             clock: Clock::default(),
+            ha: HaConfig::default(),
             store: StoreConfig::new(store_root),
         }
     }
@@ -422,6 +471,28 @@ impl BrokerConfig {
                 self.timer_precision_ms =
                     crate::broker::timer::Wheel::new(parse(value)?).precision_ms()
             }
+            "haListenPort" => self.ha.listen_port = Some(parse(value)?).filter(|p| *p != 0),
+            "haMasterAddress" => {
+                // RocketMQ ignores values shorter than 6 characters (an empty key).
+                self.ha.master_address = (value.len() >= 6).then(|| value.to_string())
+            }
+            "slaveReadEnable" => self.ha.slave_read_enable = parse(value)?,
+            "slaveTimeout" => self.ha.slave_timeout_ms = parse(value)?,
+            "haMaxGapNotInSync" | "haSlaveFallbehindMax" => {
+                self.ha.max_gap_not_in_sync = parse(value)?
+            }
+            "haSendHeartbeatInterval" => self.ha.heartbeat_ms = parse::<u64>(value)?.max(100),
+            "haHousekeepingInterval" => self.ha.housekeeping_ms = parse::<u64>(value)?.max(1000),
+            "haTransferBatchSize" => {
+                let batch: usize = parse(value)?;
+                if !(1024..=crate::protocol::ha::MAX_BODY).contains(&batch) {
+                    return Err(Some(format!(
+                        "must be between 1024 and {}",
+                        crate::protocol::ha::MAX_BODY
+                    )));
+                }
+                self.ha.transfer_batch = batch
+            }
             "sendThreadPoolQueueCapacity" => {
                 self.send_queue_capacity = parse(value)?;
                 if self.send_queue_capacity == 0 {
@@ -538,8 +609,29 @@ impl BrokerConfig {
             self.timer_max_delay_sec.to_string(),
             self.timer_precision_ms.to_string(),
             self.recall_message_enable.to_string(),
+            self.ha_listen(self.listen).port().to_string(),
+            self.ha.master_address.clone().unwrap_or_default(),
+            self.ha.slave_read_enable.to_string(),
+            self.ha.slave_timeout_ms.to_string(),
+            self.ha.max_gap_not_in_sync.to_string(),
+            self.ha.heartbeat_ms.to_string(),
+            self.ha.housekeeping_ms.to_string(),
+            self.ha.transfer_batch.to_string(),
         ];
         APOGEE_KEYS.iter().copied().zip(values).collect()
+    }
+
+    /// Where the HA service listens, given the remoting address (`haListenPort`, else the
+    /// remoting port + 1, as RocketMQ; any free port when the remoting port was 0).
+    pub fn ha_listen(&self, remoting: SocketAddr) -> SocketAddr {
+        let port = self.ha.listen_port.unwrap_or_else(|| {
+            if self.listen.port() == 0 {
+                0
+            } else {
+                remoting.port().wrapping_add(1)
+            }
+        });
+        SocketAddr::new(remoting.ip(), port)
     }
 
     /// The address advertised to name servers and put in message ids.
@@ -632,8 +724,10 @@ mod tests {
         assert_eq!(config.transaction_check_max, 3);
         let err = config.update_at_runtime("listenPort", "1").unwrap_err();
         assert!(err.contains("restart"), "{err}");
+        config.update_at_runtime("slaveReadEnable", "true").unwrap();
+        assert!(config.ha.slave_read_enable);
         let err = config
-            .update_at_runtime("slaveReadEnable", "true")
+            .update_at_runtime("diskFallRecorded", "true")
             .unwrap_err();
         assert!(err.contains("no effect in Apogee"), "{err}");
         let err = config

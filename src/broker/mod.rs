@@ -10,6 +10,8 @@ pub mod admin;
 pub mod clients;
 pub mod config;
 pub mod consumers;
+pub mod ha;
+pub mod ha_waits;
 pub mod hold;
 pub mod inspect;
 pub mod locks;
@@ -19,6 +21,8 @@ pub mod pulls;
 pub mod queries;
 pub mod recall;
 pub mod refresh;
+pub mod refusals;
+pub mod replication;
 pub mod reply;
 pub mod retry;
 pub mod scrape;
@@ -70,6 +74,8 @@ pub enum BrokerError {
 pub struct Broker {
     pub service: BrokerService,
     pub server: ServerHandle,
+    /// The VIP channel (listenPort - 2), when its port was free.
+    vip: Option<ServerHandle>,
     /// The address clients use (advertised to name servers, in message ids).
     pub advertised: SocketAddr,
     pub store: Arc<Store>,
@@ -78,7 +84,10 @@ pub struct Broker {
     pub scraper: scrape::Scraper,
     registrar: Addr<Registrar>,
     offsets: Addr<ConsumerOffsets>,
-    delays: Addr<DelayScheduler>,
+    /// Not on a slave (its master schedules; the offsets come with the metadata sync).
+    delays: Option<Addr<DelayScheduler>>,
+    /// Where slaves connect (a master's), the HA port.
+    pub ha_addr: Option<SocketAddr>,
     timers: Option<Addr<TimerWheel>>,
     txn_checker: Addr<TxnChecker>,
     /// The config files' writers (topics, consumer offsets, delay offsets, subscription
@@ -105,8 +114,13 @@ impl Broker {
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.registrar.do_send(registrar::Unregister);
         self.server.stop();
+        if let Some(vip) = &self.vip {
+            vip.stop();
+        }
         let _ = self.offsets.send(Persist).await;
-        let _ = self.delays.send(Persist).await;
+        if let Some(delays) = &self.delays {
+            let _ = delays.send(Persist).await;
+        }
         if let Some(timers) = &self.timers {
             let _ = timers.send(Persist).await;
         }
@@ -147,10 +161,28 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             source,
         })?;
     let advertised = config.advertised(actual);
+    let config_listen_port = config.listen.port();
+    let slave = config.role == config::BrokerRole::Slave;
+    // A master serves its slaves on the HA port (bound now: a busy port fails the start).
+    let ha_listener = if slave {
+        None
+    } else {
+        let at = config.ha_listen(actual);
+        match tokio::net::TcpListener::bind(at).await {
+            Ok(listener) => Some(listener),
+            // Without slaves configured this only costs replication: say so, serve on.
+            Err(e) => {
+                tracing::error!(ha = %at, error = %e, "cannot listen for slaves (haListenPort): replication is off");
+                None
+            }
+        }
+    };
+    let ha_addr = ha_listener.as_ref().and_then(|l| l.local_addr().ok());
     let store_config = config.store.clone();
     let (store, recovery) = actix_rt::task::spawn_blocking(move || Store::open(store_config))
         .await
         .map_err(StoreError::internal)??;
+    store.set_read_only(slave);
     let config_dir = config.store.config_dir();
     let wheel = timer::Wheel::new(config.timer_precision_ms);
     let config_files: Vec<ConfigWriter> = [
@@ -204,18 +236,66 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     let reput = actors::supervise_in(&reput_home, reput::MAILBOX, move || {
         Reput::new(reput_store, reput_poll)
     });
+    // Replication: a master's HA service and its acceptor, or a slave's client and link,
+    // on an arbiter of their own (the links copy the log; serving must not wait for them).
+    let ha_arbiter = Arbiter::new();
+    let ha_home = ha_arbiter.handle();
+    arbiters.push(ha_arbiter);
+    let (ha_service, ha_acks) = match ha_listener {
+        Some(listener) => {
+            let (actor, acks) = actors::ha_service::HaService::new();
+            let addr = actors::supervise(actors::ha_service::MAILBOX, actor);
+            let (store, ha, cfg) = (Arc::clone(&store), addr.clone(), config.ha.clone());
+            let listener = listener.into_std().map_err(|source| BrokerError::Listen {
+                addr: actual,
+                source,
+            })?;
+            ha_home.spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => ha::serve(listener, store, ha, cfg).await,
+                    Err(e) => tracing::error!(error = %e, "cannot serve slaves"),
+                }
+            });
+            (Some(addr), Some(acks))
+        }
+        None => (None, None),
+    };
+    let ha_client = slave.then(|| {
+        let configured = config
+            .ha
+            .master_address
+            .as_deref()
+            .and_then(|a| a.parse().ok());
+        let (actor, target) = actors::ha_client::HaClient::new(configured);
+        let client = actors::supervise(actors::ha_client::MAILBOX, actor);
+        let (store, reput, link_client, cfg) = (
+            Arc::clone(&store),
+            reput.clone(),
+            client.clone(),
+            config.ha.clone(),
+        );
+        ha_home.spawn(ha::follow(target, store, reput, link_client, cfg));
+        client
+    });
     let registration = Registrar::new(
         Identity {
             cluster_name: config.cluster_name.clone(),
             broker_name: config.broker_name.clone(),
             broker_id: config.broker_id,
             broker_addr: advertised.to_string(),
-            ha_server_addr: SocketAddr::new(advertised.ip(), advertised.port().wrapping_add(1))
-                .to_string(),
+            ha_server_addr: SocketAddr::new(
+                advertised.ip(),
+                ha_addr.map_or_else(|| config.ha_listen(actual).port(), |a| a.port()),
+            )
+            .to_string(),
         },
         config.namesrv_addrs.clone(),
         topics.clone(),
     );
+    let registration = match &ha_client {
+        Some(client) => registration.with_follower(client.clone().recipient()),
+        None => registration,
+    };
     let registrar = Registrar::create(move |ctx| {
         ctx.set_mailbox_capacity(registrar::MAILBOX);
         registration
@@ -228,12 +308,14 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     ));
     let delay_file = config_files[2].clone();
     let (delay_store, delay_writers) = (Arc::clone(&store), Rc::clone(&writers));
-    let delays = actors::supervise(
-        delay_scheduler::MAILBOX,
-        DelayScheduler::new(delay_store, delay_writers, delay_file),
-    );
+    let delays = (!slave).then(|| {
+        actors::supervise(
+            delay_scheduler::MAILBOX,
+            DelayScheduler::new(delay_store, delay_writers, delay_file),
+        )
+    });
     let timer_cursor = timer_wheel::Cursor::default();
-    let timers = config.timer_wheel_enable.then(|| {
+    let timers = (config.timer_wheel_enable && !slave).then(|| {
         let (wheel_store, wheel_writers) = (Arc::clone(&store), Rc::clone(&writers));
         let (file, clock, cursor) = (
             config_files[5].clone(),
@@ -287,6 +369,16 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         max_delay_sec: config.timer_max_delay_sec,
         wheel,
     };
+    let replica_waits = ha_acks
+        .filter(|_| config.role == config::BrokerRole::SyncMaster)
+        .map(|acks| {
+            ha_waits::ReplicaWaits::new(
+                acks,
+                Arc::clone(&store),
+                std::time::Duration::from_millis(config.ha.slave_timeout_ms),
+                config.ha.max_gap_not_in_sync,
+            )
+        });
     let service = BrokerService::new(Parts {
         timer: timer_settings,
         timer_cursor,
@@ -309,6 +401,9 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         locks,
         writers,
         sync_waits: sync_waits::SyncWaits::new(Arc::clone(&store)),
+        replica_waits,
+        ha_service,
+        ha_client,
         refresh: Default::default(),
         filter_cache: Default::default(),
     });
@@ -317,6 +412,32 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             addr: actual,
             source,
         })?;
+    // RocketMQ's "VIP channel", listenPort - 2: Java slaves ask their master's topics
+    // there, and clients with `sendMessageWithVIPChannel` send there. Served when free.
+    let vip_port = (config_listen_port != 0)
+        .then(|| actual.port().checked_sub(2))
+        .flatten();
+    let vip = match vip_port.filter(|p| *p > 0) {
+        Some(port) => match tokio::net::TcpListener::bind(SocketAddr::new(actual.ip(), port)).await
+        {
+            Ok(vip) => server::serve(vip, Rc::new(service.clone()), ServerConfig::default()).ok(),
+            Err(e) => {
+                tracing::warn!(port, error = %e, "cannot serve the VIP channel (listenPort - 2)");
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(client) = &service.parts().ha_client {
+        let targets = replication::SyncTargets {
+            client: client.clone(),
+            topics: service.parts().topic_actor.clone(),
+            offsets: offsets.clone(),
+            groups: service.parts().subscription_groups.clone(),
+            delay_file: config_files[2].clone(),
+        };
+        actix_rt::spawn(replication::sync_from(Arc::new(targets)));
+    }
     let scraper = scrape::serve(service.clone(), server.open.clone());
     let flush = match store.config().flush.mode {
         store::FlushMode::Sync => "SYNC_FLUSH",
@@ -326,6 +447,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
     Ok(Broker {
         service,
         server,
+        vip,
         advertised,
         store,
         recovery,
@@ -333,6 +455,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         registrar,
         offsets,
         delays,
+        ha_addr,
         timers,
         txn_checker,
         config_files,

@@ -55,6 +55,9 @@ pub struct Pulled {
     pub max_offset: i64,
     pub body: Bytes,
     pub messages: usize,
+    /// Commit-log offset of the last message read (0: none): how far behind the log's
+    /// end this consumer is decides whether it is sent to a slave.
+    pub last_physical: u64,
 }
 
 /// Reads up to `max_msgs` matching messages of `key` from `offset` on.
@@ -72,6 +75,7 @@ pub fn read(
         max_offset: max,
         body: Bytes::new(),
         messages: 0,
+        last_physical: 0,
     };
     let moved_or_not_found = |offset: i64| {
         if offset != 0 {
@@ -101,6 +105,7 @@ pub fn read(
     let mut body = BytesMut::new();
     let mut messages = 0;
     let mut next = offset;
+    let mut last_physical = 0;
     for (queue_offset, unit) in cq.units(offset as u64, MAX_SCAN_UNITS.max(max_msgs)) {
         if messages >= max_msgs
             || (messages > 0 && body.len() + unit.size as usize > MAX_TRANSFER_BYTES)
@@ -126,6 +131,7 @@ pub fn read(
         }
         body.put_slice(&record);
         messages += 1;
+        last_physical = unit.physical_offset;
     }
     Pulled {
         code: if messages > 0 {
@@ -138,6 +144,7 @@ pub fn read(
         max_offset: max,
         body: body.freeze(),
         messages,
+        last_physical,
     }
 }
 

@@ -60,7 +60,11 @@ impl BrokerService {
             }
             Err(response) => return Ok(*response),
         };
-        if header.sys_flag & pull_flag::COMMIT_OFFSET != 0 && header.commit_offset >= 0 {
+        // A slave does not take offsets from pulls (its master's come with the metadata
+        // sync), as RocketMQ's.
+        let on_slave = p.store.is_read_only();
+        if header.sys_flag & pull_flag::COMMIT_OFFSET != 0 && header.commit_offset >= 0 && !on_slave
+        {
             p.offsets.do_send(consumer_offsets::Commit {
                 group: header.consumer_group.clone(),
                 topic: header.topic.clone(),
@@ -111,14 +115,52 @@ impl BrokerService {
         self.parts()
             .metrics
             .message_out(group, topic, pulled.messages, pulled.body.len());
-        pull_response(pulled)
+        let suggest = self.suggested_broker(&pulled);
+        pull_response(pulled, suggest)
+    }
+
+    /// `suggestWhichBrokerId`, as RocketMQ: with `slaveReadEnable`, a consumer further
+    /// behind the log's end than 40 % of the machine's memory (what the page cache can
+    /// hold) is sent to slave 1; otherwise to the master.
+    fn suggested_broker(&self, pulled: &Pulled) -> i64 {
+        const WHEN_CONSUME_SLOWLY: i64 = 1;
+        if !self.parts().config.load().ha.slave_read_enable || pulled.messages == 0 {
+            return 0;
+        }
+        let behind = self
+            .parts()
+            .store
+            .commit_log()
+            .written()
+            .saturating_sub(pulled.last_physical);
+        if behind > in_memory_max() {
+            WHEN_CONSUME_SLOWLY
+        } else {
+            0
+        }
     }
 }
 
-fn pull_response(pulled: Pulled) -> RemotingCommand {
+/// 40 % of the machine's memory (RocketMQ's `accessMessageInMemoryMaxRatio`).
+fn in_memory_max() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        let total_kib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .unwrap_or(8 << 20);
+        total_kib * 1024 / 100 * 40
+    })
+}
+
+fn pull_response(pulled: Pulled, suggest_which_broker_id: i64) -> RemotingCommand {
     RemotingCommand::response(pulled.code)
         .with_header(&PullResponse {
-            suggest_which_broker_id: 0,
+            suggest_which_broker_id,
             next_begin_offset: pulled.next_begin_offset,
             min_offset: pulled.min_offset,
             max_offset: pulled.max_offset,

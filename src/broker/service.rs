@@ -12,9 +12,10 @@ use bytes::Bytes;
 
 use super::metrics::MessageType;
 use super::pull::{MessageFilter, SubscriptionFilter};
+use super::refusals::{append_failure, store_error, writes_messages};
 use super::retry;
 use super::transaction;
-use super::writers::{AppendFailure, Writers};
+use super::writers::Writers;
 use super::BrokerConfig;
 use crate::actors::client_manager::{self, ClientManager, SubscriptionView};
 use crate::actors::consumer_offsets::ConsumerOffsets;
@@ -70,6 +71,12 @@ pub struct Parts {
     pub writers: Rc<Writers>,
     /// SYNC_FLUSH sends waiting for their group commit.
     pub sync_waits: Rc<super::sync_waits::SyncWaits>,
+    /// SYNC_MASTER sends waiting for a slave (`None` unless SYNC_MASTER).
+    pub replica_waits: Option<Rc<super::ha_waits::ReplicaWaits>>,
+    /// A master's slaves (GET_BROKER_HA_STATUS).
+    pub ha_service: Option<Addr<crate::actors::ha_service::HaService>>,
+    /// A slave's link to its master.
+    pub ha_client: Option<Addr<crate::actors::ha_client::HaClient>>,
     /// Questions to consumers whose pulls are ahead of their heartbeats.
     pub refresh: super::refresh::SubscriptionRefresh,
     /// Compiled expressions of pull headers, by (type, expression).
@@ -105,6 +112,13 @@ impl BrokerService {
     }
 
     async fn dispatch(&self, conn: &Connection, req: RemotingCommand) -> RemotingCommand {
+        if self.parts.store.is_read_only() && writes_messages(req.request_code()) {
+            // A slave refuses writes before reading them, as RocketMQ 5's broker does.
+            return RemotingCommand::error(
+                ResponseCode::SYSTEM_BUSY,
+                "[REJECTREQUEST]system busy, start flow control for a while",
+            );
+        }
         let result = match req.request_code() {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
@@ -129,6 +143,9 @@ impl BrokerService {
             RequestCode::UPDATE_AND_CREATE_TOPIC => self.create_topic(&req).await,
             RequestCode::DELETE_TOPIC_IN_BROKER => self.delete_topic(&req).await,
             RequestCode::GET_ALL_TOPIC_CONFIG => self.all_topics(),
+            RequestCode::GET_ALL_CONSUMER_OFFSET => self.all_consumer_offsets().await,
+            RequestCode::GET_ALL_DELAY_OFFSET => self.all_delay_offsets(),
+            RequestCode::GET_BROKER_HA_STATUS => self.ha_status().await,
             RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.all_subscription_groups(),
             RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
                 self.update_subscription_group(&req).await
@@ -458,10 +475,25 @@ impl BrokerService {
         p.metrics.message_in(&header.topic, kind, sizes.into_iter());
         let mut code = ResponseCode::SUCCESS;
         if wait_store {
-            match p.sync_waits.durable(appended.end).await {
+            // The disk and the slave at once; the slave's status wins when both fail (Java).
+            let replica = async {
+                match &p.replica_waits {
+                    Some(waits) => waits.replicated(appended.end).await,
+                    None => super::ha_waits::Replicated::Yes,
+                }
+            };
+            let (durable, replicated) = tokio::join!(p.sync_waits.durable(appended.end), replica);
+            match durable {
                 Ok(()) => {}
                 Err(StoreError::FlushTimeout) => code = ResponseCode::FLUSH_DISK_TIMEOUT,
                 Err(e) => return Ok(store_error(e)),
+            }
+            match replicated {
+                super::ha_waits::Replicated::Yes => {}
+                super::ha_waits::Replicated::Timeout => code = ResponseCode::FLUSH_SLAVE_TIMEOUT,
+                super::ha_waits::Replicated::SlaveNotAvailable => {
+                    code = ResponseCode::SLAVE_NOT_AVAILABLE
+                }
             }
         }
         p.stats.put_took(put_started.elapsed());
@@ -711,35 +743,6 @@ pub(super) fn parse_failed(message: &str) -> RemotingCommand {
         ResponseCode::SUBSCRIPTION_PARSE_FAILED,
         format!("parse the consumer's subscription failed: {message}"),
     )
-}
-
-pub(super) fn append_failure(failure: AppendFailure) -> RemotingCommand {
-    match failure {
-        AppendFailure::Busy => RemotingCommand::error(
-            ResponseCode::SYSTEM_BUSY,
-            // RocketMQ's answer when its send queue is full (a rejected execution).
-            "[OVERLOAD]system busy, start flow control for a while",
-        ),
-        AppendFailure::Stopped => {
-            RemotingCommand::error(ResponseCode::SYSTEM_BUSY, "queue writer restarting, retry")
-        }
-        AppendFailure::Store(e) => store_error(e),
-    }
-}
-
-fn store_error(e: StoreError) -> RemotingCommand {
-    match e {
-        StoreError::MessageTooLarge { .. }
-        | StoreError::Record(_)
-        | StoreError::RecordTooLarge { .. } => {
-            RemotingCommand::error(ResponseCode::MESSAGE_ILLEGAL, e.to_string())
-        }
-        StoreError::DiskFull { .. } | StoreError::Poisoned(_) => RemotingCommand::error(
-            ResponseCode::SERVICE_NOT_AVAILABLE,
-            format!("service not available now: {e}"),
-        ),
-        other => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, other.to_string()),
-    }
 }
 
 impl Service for BrokerService {

@@ -254,7 +254,7 @@ impl BrokerService {
             };
             if let Err(failure) = p.writers.append(key, vec![message], false).await {
                 p.txn_checker.do_send(Undo(offset));
-                return Ok(super::service::append_failure(failure));
+                return Ok(super::refusals::append_failure(failure));
             }
         }
         match p

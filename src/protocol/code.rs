@@ -130,6 +130,7 @@ wire_enum! {
         ADD_WRITE_PERM_OF_BROKER = 327,
         QUERY_TOPICS_BY_CONSUMER = 343,
         GET_TOPIC_CONFIG = 351,
+        GET_BROKER_HA_STATUS = 907,
         LITE_PULL_MESSAGE = 361,
         BROKER_HEARTBEAT = 904,
     }

@@ -19,6 +19,7 @@ pub mod ext;
 pub mod fastjson;
 mod fields;
 pub mod frame;
+pub mod ha;
 pub mod header;
 pub mod json_header;
 pub mod lenient;

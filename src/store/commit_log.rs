@@ -47,6 +47,8 @@ use super::mmap::{FileWriter, MappedFile, WarmUp, Writes};
 use super::StoreError;
 use crate::protocol::message::{self, Head, Record, BLANK_MAGIC, PHYSICAL_OFFSET_POS};
 
+mod replica;
+
 /// Space a file keeps free for the end-of-file blank record.
 const END_BLANK_MIN: usize = 8;
 
@@ -85,6 +87,9 @@ pub struct CommitLog {
     sync_flush: bool,
     /// Told `written` whenever a drain advances it (appends do not).
     drained: tokio::sync::watch::Sender<u64>,
+    /// Told `written` whenever it advances, while someone watches (the HA master's
+    /// senders, [`CommitLog::progress`]).
+    progress: tokio::sync::watch::Sender<u64>,
     /// Held while writing pending bytes out ([`Writes::Syscall`]); the buffer is the spare
     /// swapped with the tail's.
     draining: Mutex<Vec<u8>>,
@@ -270,6 +275,7 @@ impl CommitLog {
             appended: AtomicU64::new(end),
             sync_flush,
             drained: tokio::sync::watch::channel(end).0,
+            progress: tokio::sync::watch::channel(end).0,
             prepared: Mutex::new(None),
             written: AtomicU64::new(end),
             flushed: AtomicU64::new(end),
@@ -303,6 +309,16 @@ impl CommitLog {
     /// Everything below this is on disk.
     pub fn flushed(&self) -> u64 {
         self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Whether the log has any file (a new slave's has none until the master's first
+    /// transfer says where it begins).
+    pub fn has_files(&self) -> bool {
+        !self
+            .files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// First offset still in the log (start of the oldest file).
@@ -453,6 +469,7 @@ impl CommitLog {
         writer.publish(publish_to);
         tail.end = start + publish_to as u64;
         self.written.store(tail.end, Ordering::Release);
+        self.progressed(tail.end);
         Ok(())
     }
 
@@ -501,6 +518,7 @@ impl CommitLog {
                 bytes += from;
                 self.written.store(end, Ordering::Release);
                 self.drained.send_replace(end);
+                self.progressed(end);
             }
             drop(spare);
             // An appender that found the lock taken after our last look is ours to serve.
@@ -520,6 +538,17 @@ impl CommitLog {
         let bytes = self.drain(false)?;
         self.committed.fetch_add(bytes as u64, Ordering::Relaxed);
         Ok(bytes)
+    }
+
+    /// Watches `written` as it advances (appends and drains alike).
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.progress.subscribe()
+    }
+
+    fn progressed(&self, written: u64) {
+        if self.progress.receiver_count() > 0 {
+            self.progress.send_replace(written);
+        }
     }
 
     /// Watches `written` as drains advance it ([`Writes::Syscall`]: records become
@@ -637,6 +666,7 @@ impl CommitLog {
         self.appended.store(next_start, Ordering::Release);
         if self.writes != Writes::Syscall {
             self.written.store(next_start, Ordering::Release);
+            self.progressed(next_start);
         }
         Ok(())
     }

@@ -84,6 +84,9 @@ pub enum StoreError {
     Locked(PathBuf),
     #[error("store is closed")]
     Closed,
+    /// A slave's store: only replication writes to it.
+    #[error("message store is slave mode, so putMessage is forbidden")]
+    ReadOnly,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -239,6 +242,8 @@ pub struct Store {
     disk_full: AtomicBool,
     /// Set by `shutdown`: appends are refused from then on.
     closed: AtomicBool,
+    /// A slave's store: appends other than replicated ones are refused.
+    read_only: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// flock on `root/lock` against a second process.
     lock: std::fs::File,
@@ -402,6 +407,15 @@ impl Store {
             .collect()
     }
 
+    /// A slave's store refuses appends (replication goes on), a master's takes them.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, Ordering::Release);
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
+    }
+
     /// Why the store refuses writes after a failed flush or checkpoint, if it does.
     pub fn poisoned(&self) -> Option<String> {
         self.flush_state.poisoned()
@@ -465,6 +479,9 @@ impl Store {
     fn refuse_writes(&self) -> Result<(), StoreError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
+        }
+        if self.read_only.load(Ordering::Acquire) {
+            return Err(StoreError::ReadOnly);
         }
         if let Some(error) = self.flush_state.poisoned() {
             return Err(StoreError::Poisoned(error));

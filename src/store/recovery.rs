@@ -104,6 +104,7 @@ impl Store {
             queue_offsets: Mutex::new(HashMap::new()),
             disk_full: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            read_only: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             lock,
             config,

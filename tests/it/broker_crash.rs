@@ -74,7 +74,7 @@ async fn stored_bodies(broker: SocketAddr) -> HashSet<String> {
 }
 
 /// Every message body of every queue of `topic`, repeats included.
-async fn stored_list(broker: SocketAddr, topic: &str) -> Vec<String> {
+pub(crate) async fn stored_list(broker: SocketAddr, topic: &str) -> Vec<String> {
     let client = connect(broker).await;
     let mut bodies = Vec::new();
     for queue_id in 0..QUEUES {

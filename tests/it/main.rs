@@ -15,6 +15,7 @@ mod filter;
 mod malformed;
 mod namesrv_actors;
 mod namesrv_process;
+mod replication;
 mod store;
 mod store_crash;
 mod support;
