@@ -3,7 +3,8 @@
 # nobody on this team wrote (the official Java client 4.9.x and 5.x, rocketmq-client-rust
 # 1.0.0, the official Go client rocketmq-client-go/v2, the official mqadmin of
 # rocketmq-tools 4.9.8 and 5.5.0) run unchanged against
-# `apogee standalone`; and the web console in a real browser (Debian's Chromium, headless).
+# `apogee standalone`; replication with the Java broker 5.3.3 in both directions; and the
+# web console in a real browser (Debian's Chromium, headless).
 #
 #   scripts/test-all.sh              # everything
 #   SKIP_INTEROP=1 scripts/test-all.sh   # the crate's tests only
@@ -56,6 +57,15 @@ fi
 if [[ -x interop/mqadmin/run.sh ]]; then
     echo "== interop: mqadmin (rocketmq-tools 4.9.8 and 5.5.0)"
     interop/mqadmin/run.sh
+fi
+
+# Replication with the Java broker (Apache RocketMQ 5.3.3, classic HA), both directions:
+# an Apogee SYNC_MASTER followed by a Java slave, a Java SYNC_MASTER followed by an Apogee
+# slave; every acknowledged message read back from the slave at the master's offsets after
+# the master's kill -9. The Java brokers run in a loopback-only network namespace (root).
+if [[ -x interop/replication/run.sh ]]; then
+    echo "== interop: replication with the Java broker 5.3.3 (classic HA, both directions)"
+    interop/replication/run.sh
 fi
 
 # The built-in web console, every page in headless Chromium (installed from Debian's

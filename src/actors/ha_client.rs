@@ -28,6 +28,8 @@ pub struct Link {
     /// The slave's log end as last reported to the master.
     pub reported: u64,
     pub received_bytes: u64,
+    /// Bytes cut from the log when this link began: the master's log ended before ours.
+    pub truncated_bytes: u64,
     pub last_read_ms: i64,
     pub last_write_ms: i64,
 }

@@ -1,4 +1,4 @@
-//! Cluster and broker commands: clusterList, brokerStatus, getBrokerConfig,
+//! Cluster and broker commands: clusterList, brokerStatus, haStatus, getBrokerConfig,
 //! updateBrokerConfig, wipeWritePerm, addWritePerm, updateKvConfig, deleteKvConfig.
 
 use std::collections::BTreeMap;
@@ -205,6 +205,107 @@ pub async fn broker_status(admin: &AdminClient, out: Out, a: BrokerStatus) -> an
         }
     }
     Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HaStatus {
+    #[arg(short = 'b', long = "brokerAddr", conflicts_with = "cluster_name")]
+    pub broker_addr: Option<String>,
+    /// Every master of the cluster.
+    #[arg(short = 'c', long = "clusterName")]
+    pub cluster_name: Option<String>,
+    /// Print again every this many seconds (3 when given empty), until stopped.
+    #[arg(short = 'i', long = "interval", num_args = 0..=1, default_missing_value = "3")]
+    pub interval: Option<u64>,
+}
+
+/// mqadmin's haStatus: GET_BROKER_HA_STATUS of a broker (`-b`) or of a cluster's masters.
+pub async fn ha_status(admin: &AdminClient, out: Out, a: HaStatus) -> anyhow::Result<()> {
+    let addrs = match (&a.broker_addr, &a.cluster_name) {
+        (Some(b), _) => vec![addr(b)?],
+        (None, Some(c)) => admin.cluster_masters(c).await?,
+        (None, None) => bail!("give a broker (-b ip:port) or a cluster (-c name)"),
+    };
+    loop {
+        let mut all = BTreeMap::new();
+        for address in &addrs {
+            let response = admin
+                .ok(
+                    *address,
+                    RemotingCommand::request(RequestCode::GET_BROKER_HA_STATUS),
+                )
+                .await?;
+            let info: serde_json::Value = body(&response, "HA status")?;
+            all.insert(address.to_string(), info);
+        }
+        if !out.json(&all) {
+            for (address, info) in &all {
+                print_ha_status(address, info);
+            }
+        }
+        let Some(secs) = a.interval else {
+            return Ok(());
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await;
+    }
+}
+
+/// As mqadmin prints `HARuntimeInfo`.
+fn print_ha_status(address: &str, info: &serde_json::Value) {
+    let int = |v: &serde_json::Value| v.as_i64().unwrap_or(0);
+    if info["master"].as_bool().unwrap_or(false) {
+        let slaves = info["haConnectionInfo"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        println!(
+            "\n#MasterAddr\t{address}\n#MasterCommitLogMaxOffset\t{}\n#SlaveNum\t{}\n#InSyncSlaveNum\t{}",
+            int(&info["masterCommitLogMaxOffset"]),
+            slaves.len(),
+            int(&info["inSyncSlaveNums"])
+        );
+        println!(
+            "{:<32}  {:<16} {:>16} {:>16} {:>16} {:>16}",
+            "#SlaveAddr",
+            "#SlaveAckOffset",
+            "#Diff",
+            "#TransferSpeed(KB/s)",
+            "#Status",
+            "#TransferFromWhere"
+        );
+        for s in &slaves {
+            println!(
+                "{:<32}  {:<16} {:>16} {:>16.2} {:>16} {:>16}",
+                s["addr"].as_str().unwrap_or(""),
+                int(&s["slaveAckOffset"]),
+                int(&s["diff"]),
+                int(&s["transferredByteInSecond"]) as f64 / 1024.0,
+                if s["inSync"].as_bool().unwrap_or(false) {
+                    "OK"
+                } else {
+                    "Fall Behind"
+                },
+                int(&s["transferFromWhere"])
+            );
+        }
+    } else {
+        let c = &info["haClientRuntimeInfo"];
+        println!("\n#MasterAddr\t{}", c["masterAddr"].as_str().unwrap_or(""));
+        println!("#CommitLogMaxOffset\t{}", int(&c["maxOffset"]));
+        println!(
+            "#TransferSpeed(KB/s)\t{:.2}",
+            int(&c["transferredByteInSecond"]) as f64 / 1024.0
+        );
+        println!(
+            "#LastReadTime\t{}",
+            super::output::human_ms(int(&c["lastReadTimestamp"]))
+        );
+        println!(
+            "#LastWriteTime\t{}",
+            super::output::human_ms(int(&c["lastWriteTimestamp"]))
+        );
+        println!("#MasterFlushOffset\t{}", int(&c["masterFlushOffset"]));
+    }
 }
 
 #[derive(clap::Args, Debug)]

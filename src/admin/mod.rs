@@ -77,6 +77,9 @@ pub enum AdminCommand {
     /// A broker's runtime info.
     #[command(name = "brokerStatus")]
     BrokerStatus(brokers::BrokerStatus),
+    /// Replication: a master's slaves and how far each has acknowledged, or what a slave follows.
+    #[command(name = "haStatus")]
+    HaStatus(brokers::HaStatus),
     /// Every group's lag on one broker.
     #[command(name = "brokerConsumeStats")]
     BrokerConsumeStats(brokers::BrokerConsumeStats),
@@ -145,6 +148,7 @@ impl AdminCommand {
             CloneGroupOffset(_) => "cloneGroupOffset",
             ClusterList(_) => "clusterList",
             BrokerStatus(_) => "brokerStatus",
+            HaStatus(_) => "haStatus",
             BrokerConsumeStats(_) => "brokerConsumeStats",
             GetBrokerConfig(_) => "getBrokerConfig",
             UpdateBrokerConfig(_) => "updateBrokerConfig",
@@ -186,6 +190,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         CloneGroupOffset(a) => groups::clone_group_offset(&admin, out, a).await,
         ClusterList(a) => brokers::cluster_list(&admin, out, a).await,
         BrokerStatus(a) => brokers::broker_status(&admin, out, a).await,
+        HaStatus(a) => brokers::ha_status(&admin, out, a).await,
         BrokerConsumeStats(a) => brokers::broker_consume_stats(&admin, out, a).await,
         GetBrokerConfig(a) => brokers::get_broker_config(&admin, out, a).await,
         UpdateBrokerConfig(a) => brokers::update_broker_config(&admin, out, a).await,

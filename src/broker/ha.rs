@@ -82,7 +82,11 @@ async fn feed(
             let offset = ha::decode_report(buf)
                 .ok_or_else(|| std::io::Error::other("negative offset reported"))?;
             first_tx.send_if_modified(|first| first.is_none() && first.replace(offset).is_none());
-            ha.do_send(Acked { id, offset });
+            // A slave whose log runs past ours holds other bytes there: no acknowledgement
+            // until it has cut its log back to ours.
+            if offset <= store.commit_log().written() {
+                ha.do_send(Acked { id, offset });
+            }
         }
     };
     let transfers = async {
@@ -96,9 +100,24 @@ async fn feed(
         };
         let log = store.commit_log();
         let file_size = log.file_size() as u64;
+        let written = log.written();
         let from = if requested == 0 {
-            let end = log.written();
-            end - end % file_size
+            written - written % file_size
+        } else if requested > written {
+            // The slave's log runs past ours (this master replaced one that had more):
+            // tell it where ours ends. An Apogee slave cuts its log there and follows; a
+            // Java slave (classic HA never cuts) closes the link on the unexpected offset.
+            tracing::warn!(
+                requested,
+                end = written,
+                "a slave reports a log past this master's end: telling it where the log ends"
+            );
+            let header = Transfer {
+                offset: written,
+                size: 0,
+            };
+            wr.write_all(&header.encode()).await?;
+            written
         } else {
             requested
         };
@@ -215,6 +234,7 @@ async fn copy(
     let mut last_report = tokio::time::Instant::now();
     let mut pieces = Vec::new();
     let mut body = Vec::new();
+    let mut first_transfer = true;
     loop {
         let mut header = [0u8; ha::HEADER_LEN];
         // Wake for the heartbeat report while waiting for the master.
@@ -240,6 +260,25 @@ async fn copy(
             Ok(Ok(_)) => {}
         }
         let transfer = Transfer::decode(header).map_err(std::io::Error::other)?;
+        if first_transfer && transfer.offset < stream_state.log_end() && log.has_files() {
+            // The master's log ends before ours (it replaced a master that had more):
+            // what we hold past its end is not in its log. Cut there and follow.
+            let cut = store
+                .truncate_to(transfer.offset)
+                .map_err(std::io::Error::other)?;
+            tracing::warn!(
+                master = %master,
+                from = cut.from,
+                to = transfer.offset,
+                bytes = cut.log_bytes,
+                queue_units = cut.units,
+                "the log ran past the master's end: cut back to it"
+            );
+            stream_state = Stream::new(log.file_size() as u64, log.appended(), !log.has_files());
+            link.truncated_bytes += cut.log_bytes;
+            reput.do_send(reput::Wake);
+        }
+        first_transfer = false;
         body.resize(transfer.size, 0);
         tokio::time::timeout(housekeeping, rd.read_exact(&mut body))
             .await

@@ -286,6 +286,52 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Drops the units that point at or past `log_end` (the commit log was cut there, see
+    /// [`super::Store::truncate_to`]): files past the new end are deleted and the one
+    /// holding it is replaced by a copy of its units before it. Returns how many were
+    /// dropped. Called with the dispatcher held back, so nobody writes meanwhile.
+    pub fn truncate_to(&self, log_end: u64) -> Result<u64, StoreError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let max = self.max_offset();
+        let mut new_max = max;
+        while new_max > self.min_offset() {
+            match self.unit(new_max - 1) {
+                Some(u) if u != Unit::BLANK && u.physical_offset >= log_end => new_max -= 1,
+                _ => break,
+            }
+        }
+        if new_max == max {
+            return Ok(0);
+        }
+        self.max_offset.store(new_max, Ordering::Release);
+        *writer = None;
+        let byte = new_max * UNIT_SIZE as u64;
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let keep = files.partition_point(|f| f.start() < byte);
+        let mut removed: Vec<Arc<MappedFile>> = files.drain(keep..).collect();
+        // The last kept file holds the new end unless it ends exactly there.
+        if let Some(last) = files.pop() {
+            let keep_bytes = (byte - last.start()) as usize;
+            if keep_bytes < last.len() {
+                let replacement =
+                    Arc::new(last.replace_with_prefix(keep_bytes, mmap::Writes::Map, false)?);
+                *writer = replacement.take_writer();
+                files.push(replacement);
+            } else {
+                files.push(last);
+            }
+        }
+        if files.is_empty() {
+            // Nothing left: the queue starts again where it was cut.
+            self.min_offset.store(new_max, Ordering::Release);
+        }
+        for file in removed.drain(..) {
+            std::fs::remove_file(file.path())?;
+        }
+        self.flushed_max.store(u64::MAX, Ordering::Release);
+        Ok(max - new_max)
+    }
+
     /// Moves the min offset past units that point below `log_min` and deletes files that
     /// hold only such units (never the last file). Returns the new min offset.
     pub fn clean_before(&self, log_min: u64) -> Result<u64, StoreError> {

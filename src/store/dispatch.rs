@@ -57,6 +57,18 @@ impl Dispatcher {
         self.reput
     }
 
+    /// The log was cut at `at`: what was dispatched past it goes again.
+    pub(super) fn rewind_to(&mut self, at: u64) {
+        self.reput = self.reput.min(at);
+        self.indexed_through = self.indexed_through.and_then(|through| {
+            if through < at {
+                Some(through)
+            } else {
+                at.checked_sub(1)
+            }
+        });
+    }
+
     /// Dispatches every record between the reput offset and the log's written offset.
     pub(super) fn run(&mut self, store: &Store) -> Result<Vec<Arrival>, StoreError> {
         let log = &store.commit_log;

@@ -152,6 +152,17 @@ impl FlushState {
         }
     }
 
+    /// The log was cut at `at` ([`super::Store::truncate_to`]): the flushed offset goes back
+    /// there (it never does otherwise), so that a record appended later past `at` waits for
+    /// its own flush.
+    pub(super) fn reset_to(&self, at: u64) {
+        let mut progress = self.lock();
+        progress.flushed = progress.flushed.min(at);
+        let flushed = progress.flushed;
+        drop(progress);
+        self.watch.send_replace(flushed);
+    }
+
     /// Claims the right to flush; false if a flush is already running.
     fn begin_flush(&self) -> bool {
         let mut progress = self.lock();

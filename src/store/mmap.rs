@@ -390,6 +390,53 @@ impl MappedFile {
         unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr(), self.map.len()) }
     }
 
+    /// A replacement for this file holding only its first `keep` bytes (the rest zero),
+    /// published up to `keep`: written beside it, synced, then renamed over it. Published
+    /// bytes never change, so a file is cut this way rather than in place: readers holding
+    /// this mapping (zero-copy slices of it) go on seeing the old bytes, whose inode lives
+    /// until the last of them is dropped. `reserved` reserves the new file's blocks
+    /// (commit-log files). `keep` must lie in the published part.
+    pub fn replace_with_prefix(
+        &self,
+        keep: usize,
+        writes: Writes,
+        reserved: bool,
+    ) -> io::Result<Self> {
+        use std::io::Write;
+        let prefix = self.read(0, keep).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot keep {keep} bytes: only {} published",
+                    self.published()
+                ),
+            )
+        })?;
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".cut");
+        let tmp = PathBuf::from(name);
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(prefix)?;
+            f.set_len(self.len() as u64)?;
+            if reserved {
+                reserve(&f, self.len())?;
+            }
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        let mut file = Self::open(&self.path, self.start, writes)?;
+        file.set_published(keep);
+        Ok(file)
+    }
+
     /// Sets the published mark (recovery, after validating the content).
     pub fn set_published(&mut self, published: usize) {
         *self.published.get_mut() = published.min(self.map.len());

@@ -25,6 +25,7 @@ pub mod index;
 pub mod mmap;
 pub mod recovery;
 pub mod retention;
+mod truncate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,7 @@ pub use index::IndexShape;
 pub use mmap::WarmUp;
 pub use recovery::RecoveryReport;
 pub use retention::RetentionConfig;
+pub use truncate::Truncated;
 
 use dispatch::Dispatcher;
 use flush::FlushState;
@@ -324,6 +326,17 @@ impl Store {
         }))
     }
 
+    /// Every consume queue, taken without holding the table's lock afterwards (dispatch
+    /// adds queues meanwhile).
+    pub(crate) fn queues_snapshot(&self) -> Vec<Arc<ConsumeQueue>> {
+        self.queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// All queues that exist.
     pub fn queue_keys(&self) -> Vec<QueueKey> {
         let mut keys: Vec<_> = self
@@ -502,14 +515,7 @@ impl Store {
     pub(crate) fn write_checkpoint(&self) -> Result<(), StoreError> {
         let dispatched = self.dispatched();
         // Flush without holding the table's lock: dispatch adds queues meanwhile.
-        let queues: Vec<_> = self
-            .queues
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for cq in queues {
+        for cq in self.queues_snapshot() {
             cq.flush()?;
         }
         self.index.flush()?;

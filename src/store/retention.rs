@@ -164,14 +164,7 @@ pub(super) fn run(store: &Store, now_ms: i64, hour_of_day: u8) -> Result<Outcome
     let log_min = store.commit_log.min_offset();
     outcome.log_min_offset = log_min;
     if outcome.deleted_log_files > 0 {
-        let queues: Vec<_> = store
-            .queues
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for cq in queues {
+        for cq in store.queues_snapshot() {
             cq.clean_before(log_min)?;
         }
         outcome.deleted_index_files = store.index.clean_before(log_min)?;

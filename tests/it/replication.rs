@@ -1,7 +1,8 @@
 //! Master/slave replication with processes: a name server, a SYNC_MASTER and a slave
 //! (`apogee broker`), each with its own data directory. Sends answered SEND_OK survive the
 //! master's `kill -9` on the slave; the slave serves them, refuses sends, catches up after
-//! its own `kill -9` and after being stopped (SIGSTOP), and follows a restarted master.
+//! its own `kill -9` and after being stopped (SIGSTOP), and follows a restarted master. A
+//! slave whose log runs past a replacement master's cuts it back and follows.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -70,6 +71,7 @@ fn broker(dir: &Path, namesrv: SocketAddr, role_lines: &str, port: u16) -> Proc 
 }
 
 const MASTER: &str = "brokerId=0\nbrokerRole=SYNC_MASTER\n";
+const ASYNC_MASTER: &str = "brokerId=0\nbrokerRole=ASYNC_MASTER\n";
 const SLAVE: &str = "brokerId=1\nbrokerRole=SLAVE\n";
 
 /// Polls `f` until it is true, up to `limit`.
@@ -79,6 +81,29 @@ async fn eventually(limit: Duration, what: &str, mut f: impl AsyncFnMut() -> boo
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+fn namesrv() -> Proc {
+    spawn(
+        &["namesrv", "--listen", "127.0.0.1:0", "--no-kv-file"],
+        "listening on ",
+    )
+}
+
+/// Waits until `master` lists `n` slaves.
+async fn until_slaves(master: SocketAddr, n: usize, what: &str) {
+    eventually(Duration::from_secs(15), what, async || {
+        slaves_of(master).await == n
+    })
+    .await;
+}
+
+/// Waits until `slave` holds every message of `acked`.
+async fn until_holds(slave: SocketAddr, acked: &[String], what: &str) {
+    eventually(Duration::from_secs(20), what, async || {
+        missing_on(slave, acked).await == 0
+    })
+    .await;
 }
 
 /// Slaves the master's HA status lists.
@@ -157,17 +182,11 @@ async fn missing_on(slave: SocketAddr, acked: &[String]) -> usize {
 #[tokio::test]
 async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
     let dir = temp_dir("replication");
-    let namesrv = spawn(
-        &["namesrv", "--listen", "127.0.0.1:0", "--no-kv-file"],
-        "listening on ",
-    );
+    let namesrv = namesrv();
     let ports = free_ports(2);
     let mut master = broker(&dir.join("master"), namesrv.addr, MASTER, ports[0]);
     let mut slave = broker(&dir.join("slave"), namesrv.addr, SLAVE, ports[1]);
-    eventually(Duration::from_secs(15), "the slave connects", async || {
-        slaves_of(master.addr).await == 1
-    })
-    .await;
+    until_slaves(master.addr, 1, "the slave connects").await;
 
     // Sends under SYNC_MASTER, the master killed in the middle.
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -211,13 +230,7 @@ async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
     );
     // The slave has the topic from the master's metadata (synced every 10 s) and every
     // acknowledged message (the log spans several 1 MiB files).
-    let slave_addr = slave.addr;
-    eventually(
-        Duration::from_secs(20),
-        "the slave serves the topic",
-        async || missing_on(slave_addr, &first).await == 0,
-    )
-    .await;
+    until_holds(slave.addr, &first, "the slave serves the topic").await;
     eprintln!(
         "{} acknowledged sends, all on the slave after the master's kill -9",
         first.len()
@@ -232,12 +245,7 @@ async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
 
     // The master comes back; the slave follows it again and gets what is sent next.
     master = broker(&dir.join("master"), namesrv.addr, MASTER, ports[0]);
-    eventually(
-        Duration::from_secs(15),
-        "the slave reconnects",
-        async || slaves_of(master.addr).await == 1,
-    )
-    .await;
+    until_slaves(master.addr, 1, "the slave reconnects").await;
     stop.store(false, std::sync::atomic::Ordering::Relaxed);
     let tasks = senders(master.addr, "b", &acked, &refused, &stop);
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -271,13 +279,7 @@ async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
         "the slave was down, yet every send was answered SEND_OK"
     );
     let all = acked.lock().unwrap().clone();
-    let slave_addr = slave.addr;
-    eventually(
-        Duration::from_secs(20),
-        "the slave catches up",
-        async || missing_on(slave_addr, &all).await == 0,
-    )
-    .await;
+    until_holds(slave.addr, &all, "the slave catches up").await;
     eprintln!(
         "{} acknowledged sends in all on the slave; {} answered SLAVE_NOT_AVAILABLE or FLUSH_SLAVE_TIMEOUT while it was down or stopped",
         all.len(),
@@ -289,10 +291,13 @@ async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
 
 /// Free loopback ports (the brokers' HA ports are the next ones up; the VIP channel two down).
 fn free_ports(n: usize) -> Vec<u16> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Tests run side by side: each call takes ports no earlier call took.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
     let mut out = Vec::new();
-    let mut port = 20_000 + (std::process::id() % 20_000) as u16;
     while out.len() < n {
-        port += 7;
+        let step = NEXT.fetch_add(7, Ordering::Relaxed);
+        let port = 20_000 + (std::process::id() % 20_000) as u16 + step;
         let free =
             (port - 2..=port + 1).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
         if free {
@@ -300,4 +305,140 @@ fn free_ports(n: usize) -> Vec<u16> {
         }
     }
     out
+}
+
+/// Sends from the 4 tasks of [`senders`] for `secs`; returns what was acknowledged.
+async fn send_for(master: SocketAddr, tag: &'static str, secs: f64) -> Vec<String> {
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let refused: Arc<Mutex<Vec<ResponseCode>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks = senders(master, tag, &acked, &refused, &stop);
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(refused.lock().unwrap().len(), 0, "{tag}: refusals");
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 100, "{tag}: too few sends: {}", acked.len());
+    acked
+}
+
+#[tokio::test]
+async fn a_slave_ahead_of_a_replacement_master_cuts_its_log_back_and_follows() {
+    let dir = temp_dir("replication-cut");
+    let namesrv = namesrv();
+    let ports = free_ports(2);
+    let (dir_a, dir_b) = (dir.join("a"), dir.join("b"));
+    let master = broker(&dir_a, namesrv.addr, ASYNC_MASTER, ports[0]);
+    let slave = broker(&dir_b, namesrv.addr, SLAVE, ports[1]);
+    until_slaves(master.addr, 1, "the slave connects").await;
+    let first = send_for(master.addr, "a", 1.0).await;
+    until_holds(slave.addr, &first, "the slave has the first sends").await;
+    // The slave dies; the (async) master takes more sends, then dies too.
+    drop(slave);
+    let lost = send_for(master.addr, "b", 0.5).await;
+    drop(master);
+
+    // B, which never got the second sends, becomes the master; A follows it as a slave.
+    let master = broker(&dir_b, namesrv.addr, ASYNC_MASTER, ports[1]);
+    let follow = format!("{SLAVE}haMasterAddress=127.0.0.1:{}\n", ports[1] + 1);
+    let slave = broker(&dir_a, namesrv.addr, &follow, ports[0]);
+    until_slaves(master.addr, 1, "A follows B").await;
+    let third = send_for(master.addr, "c", 1.0).await;
+    until_holds(slave.addr, &third, "A has what B holds").await;
+    let on_a: HashSet<String> = stored_list(slave.addr, "Replicated")
+        .await
+        .into_iter()
+        .collect();
+    let on_b: HashSet<String> = stored_list(master.addr, "Replicated")
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(on_a, on_b, "the slave holds exactly the master's messages");
+    assert!(first.iter().all(|m| on_a.contains(m)));
+    assert!(
+        lost.iter().all(|m| !on_a.contains(m)),
+        "what only the old master had is cut from the slave"
+    );
+    // Both logs end at the same offset.
+    let (a, b) = (slave.addr, master.addr);
+    eventually(Duration::from_secs(10), "the logs end alike", async || {
+        log_end(a).await == log_end(b).await
+    })
+    .await;
+    eprintln!(
+        "{} + {} messages on both; {} sent only to the old master were cut from it",
+        first.len(),
+        third.len(),
+        lost.len()
+    );
+    drop((master, slave, namesrv));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `commitLogMaxOffset` of the broker's runtime info.
+async fn log_end(addr: SocketAddr) -> String {
+    let client = connect(addr).await;
+    let r = client
+        .invoke(
+            RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    info["table"]["commitLogMaxOffset"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_group_of_two_slaves_both_follow_and_one_is_enough_for_sync_sends() {
+    let dir = temp_dir("replication-two");
+    let namesrv = namesrv();
+    let ports = free_ports(3);
+    let master = broker(&dir.join("m"), namesrv.addr, MASTER, ports[0]);
+    let one = broker(&dir.join("s1"), namesrv.addr, SLAVE, ports[1]);
+    let two = broker(
+        &dir.join("s2"),
+        namesrv.addr,
+        "brokerId=2\nbrokerRole=SLAVE\n",
+        ports[2],
+    );
+    until_slaves(master.addr, 2, "both slaves connect").await;
+    // The name server's cluster info lists the three.
+    let client = connect(namesrv.addr).await;
+    let info = client
+        .invoke(
+            RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let info: serde_json::Value =
+        apogee::protocol::fastjson::from_slice(&info.body).unwrap_or_default();
+    let ids: Vec<String> = info["brokerAddrTable"]["broker-ha"]["brokerAddrs"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["0", "1", "2"], "cluster info: {info}");
+
+    let first = send_for(master.addr, "a", 1.0).await;
+    // One slave gone: SYNC_MASTER sends still succeed on the other's acknowledgement.
+    drop(one);
+    let second = send_for(master.addr, "b", 1.0).await;
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    until_holds(two.addr, &all, "the remaining slave has everything").await;
+    // The first slave comes back and catches up from its own end.
+    let one = broker(&dir.join("s1"), namesrv.addr, SLAVE, ports[1]);
+    until_holds(one.addr, &all, "the restarted slave catches up").await;
+    eprintln!(
+        "{} sends with two slaves, {} with one: all on both",
+        first.len(),
+        second.len()
+    );
+    drop((master, one, two, namesrv));
+    let _ = std::fs::remove_dir_all(&dir);
 }

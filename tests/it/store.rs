@@ -610,3 +610,70 @@ fn sync_flush_acknowledges_after_the_disk_and_refuses_bad_input() {
     store.shutdown().unwrap();
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_cut_drops_the_records_past_it_and_appends_go_on_from_there() {
+    // Both ways records get into the log: stores into the map, and pwrite.
+    cut_and_go_on(Writes::MapBulk);
+    cut_and_go_on(Writes::Syscall);
+}
+
+fn cut_and_go_on(writes: Writes) {
+    let root = temp_dir(&format!("cut-{writes:?}"));
+    let config = StoreConfig {
+        log_writes: Some(writes),
+        ..small_config(&root, FlushMode::Async)
+    };
+    let (store, _) = Store::open(config.clone()).unwrap();
+    fill(&store, "T", 3, 150);
+    let files_before = log_files(&root, &store);
+    let (q0, q1, q2) = (
+        QueueKey::new("T", 0),
+        QueueKey::new("T", 1),
+        QueueKey::new("T", 2),
+    );
+    let cut = store.consume_queue(&q1).unwrap().unit(50).unwrap();
+    // A zero-copy slice of bytes past the cut, held through it (a pull answer in flight).
+    let held = store.read(cut.physical_offset, cut.size as usize).unwrap();
+    let held_copy = held.to_vec();
+
+    let t = store.truncate_to(cut.physical_offset).unwrap();
+    assert_eq!(t.log_bytes, t.from - cut.physical_offset);
+    assert_eq!(t.units, 100 + 150);
+    assert_eq!(
+        &held[..],
+        &held_copy[..],
+        "a slice taken before the cut keeps its bytes"
+    );
+    drop(held);
+    assert_eq!(store.commit_log().appended(), cut.physical_offset);
+    assert_eq!(
+        [q0.clone(), q1.clone(), q2.clone()].map(|q| store.max_offset(&q)),
+        [150, 50, 0]
+    );
+    assert!(store.read(cut.physical_offset, 1).is_none());
+    assert!(
+        log_files(&root, &store) < files_before,
+        "files past the cut are deleted"
+    );
+    assert_eq!(check_queues_agree_with_log(&store), 200);
+    assert_eq!(store.query_by_key("T", "U1X40", 0, i64::MAX, 4).len(), 1);
+    assert!(store.query_by_key("T", "U1X60", 0, i64::MAX, 4).is_empty());
+
+    // Appends go on from the cut; every queue from its own cut end.
+    fill(&store, "T", 3, 10);
+    assert_eq!(
+        [q0.clone(), q1.clone(), q2.clone()].map(|q| store.max_offset(&q)),
+        [160, 60, 10]
+    );
+    assert_eq!(check_queues_agree_with_log(&store), 230);
+    assert_eq!(store.query_by_key("T", "U1X55", 0, i64::MAX, 4).len(), 1);
+    assert_eq!(store.truncate_to(u64::MAX).unwrap().log_bytes, 0);
+    // A crash now: recovery finds the cut log (the checkpoint went back with it).
+    drop(store);
+    let (store, _) = open_after_crash(config);
+    assert_eq!([q0, q1, q2].map(|q| store.max_offset(&q)), [160, 60, 10]);
+    assert_eq!(check_queues_agree_with_log(&store), 230);
+    store.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+}

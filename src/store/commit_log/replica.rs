@@ -3,7 +3,10 @@
 
 use std::sync::atomic::Ordering;
 
+use std::sync::Arc;
+
 use super::{CommitLog, LogAppend, Writes, DRAIN_AT};
+use crate::store::mmap::MappedFile;
 use crate::store::StoreError;
 
 impl CommitLog {
@@ -59,6 +62,67 @@ impl CommitLog {
             )));
         }
         self.roll(&mut tail)
+    }
+
+    /// Cuts the log at `at` (a slave ahead of its master's log, after a master
+    /// replacement): files past it are deleted, the one holding it is replaced by a copy
+    /// of its bytes before `at` (see [`MappedFile::replace_with_prefix`]), and appends go
+    /// on from `at`. Returns the bytes cut (0 if the log ends at or before `at`). An `at`
+    /// before the first file leaves a log without files, which begins again at the next
+    /// replicated file start. The caller holds the dispatcher back and cuts the queues.
+    pub(in crate::store) fn truncate_to(&self, at: u64) -> Result<u64, StoreError> {
+        if self.writes == Writes::Syscall {
+            self.drain(true)?;
+        }
+        let mut tail = self.tail();
+        let end = tail.end;
+        if at >= end {
+            return Ok(0);
+        }
+        if !tail.segments.is_empty() {
+            return Err(StoreError::internal(
+                "records appended while the log was being cut",
+            ));
+        }
+        tail.writer = None;
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let keep = files
+            .iter()
+            .position(|f| at < f.start() + f.len() as u64)
+            .unwrap_or(files.len());
+        let mut removed: Vec<Arc<MappedFile>> = files.drain(keep..).collect();
+        let cut_file = removed.first().filter(|f| f.start() < at).cloned();
+        if let Some(file) = cut_file {
+            removed.remove(0);
+            let keep_bytes = (at - file.start()) as usize;
+            let replacement = Arc::new(file.replace_with_prefix(keep_bytes, self.writes, true)?);
+            tail.writer = replacement.take_writer();
+            files.push(replacement);
+        }
+        for file in removed {
+            std::fs::remove_file(file.path())?;
+        }
+        let next_start = files.last().map(|f| f.start() + f.len() as u64);
+        drop(files);
+        {
+            let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(file) = prepared.take() {
+                if Some(file.start()) == next_start {
+                    *prepared = Some(file);
+                } else {
+                    std::fs::remove_file(file.path())?;
+                }
+            }
+        }
+        tail.end = at;
+        self.appended.store(at, Ordering::Release);
+        self.written.store(at, Ordering::Release);
+        self.flushed.store(at, Ordering::Release);
+        self.prefaulted.store(at, Ordering::Relaxed);
+        drop(tail);
+        self.drained.send_replace(at);
+        self.progressed(at);
+        Ok(end - at)
     }
 
     /// A log without files begins with a file at `at` (a file start).
