@@ -20,6 +20,7 @@ pub mod bench;
 pub mod broker;
 pub mod client;
 pub mod console;
+pub mod controller;
 pub mod filter;
 pub mod namesrv;
 pub mod protocol;

@@ -35,6 +35,8 @@ enum Command {
     Namesrv(NamesrvArgs),
     /// Run a broker that registers with name servers.
     Broker(BrokerArgs),
+    /// Run a controller (RocketMQ 5's controller mode: elects masters, on Raft).
+    Controller(ControllerArgs),
     /// Run a name server and a broker in one process, on a default data directory.
     Standalone(StandaloneArgs),
     /// Load generator and latency meter for any RocketMQ-compatible cluster.
@@ -54,6 +56,14 @@ struct BrokerArgs {
     /// Web console and /metrics: `host:port` or `off` (overrides consoleListen; default off).
     #[arg(long, value_parser = parse_console)]
     console_listen: Option<ConsoleListen>,
+}
+
+#[derive(clap::Args)]
+struct ControllerArgs {
+    /// RocketMQ `controller.conf` (controllerDLegerGroup, controllerDLegerPeers,
+    /// controllerDLegerSelfId, controllerStorePath, …).
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -126,6 +136,61 @@ struct NamesrvArgs {
     /// Fill `orderTopicConf` of routes from the KV namespace ORDER_TOPIC_CONFIG.
     #[arg(long)]
     order_message_enable: bool,
+    /// RocketMQ `namesrv.conf` (listenPort, kvConfigPath, orderMessageEnable;
+    /// enableControllerInNamesrv=true with the controller's keys runs a controller inside).
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+/// What a `namesrv.conf` sets: the name server's keys, and the controller's when
+/// `enableControllerInNamesrv=true` (the other lines, checked as a controller.conf).
+fn namesrv_conf(
+    path: &std::path::Path,
+    config: &mut NamesrvConfig,
+) -> anyhow::Result<Option<apogee::controller::ControllerConfig>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = path.display().to_string();
+    let mut controller_lines = Vec::new();
+    let mut enabled = false;
+    for (n, line) in text.lines().enumerate() {
+        let kv = line
+            .split_once(['=', ':'])
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| !k.starts_with('#') && !k.starts_with('!'));
+        let bad = |why: &str| anyhow::anyhow!("{file}:{}: {why}", n + 1);
+        match kv {
+            Some(("listenPort", v)) => config
+                .listen
+                .set_port(v.parse().map_err(|_| bad("listenPort: not a port"))?),
+            Some(("orderMessageEnable", v)) => config.order_message_enable = v == "true",
+            Some(("kvConfigPath", v)) => config.kv_config_path = Some(PathBuf::from(v)),
+            Some(("enableControllerInNamesrv", v)) => enabled = v == "true",
+            _ => {
+                controller_lines.push(line.to_string());
+                continue;
+            }
+        }
+        controller_lines.push(String::new());
+    }
+    let rest = controller_lines.join("\n");
+    if !enabled {
+        if let Some((n, line)) = rest
+            .lines()
+            .enumerate()
+            .find(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with('#'))
+        {
+            anyhow::bail!("{file}:{}: unknown key in `{}` (controller keys need enableControllerInNamesrv=true)", n + 1, line.trim());
+        }
+        return Ok(None);
+    }
+    let controller = apogee::controller::ControllerConfig::parse(
+        &file,
+        &rest,
+        home_dir()?.join("DLedgerController"),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Some(controller))
 }
 
 fn main() -> std::process::ExitCode {
@@ -157,6 +222,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Namesrv(args) => run_namesrv(args).map(|()| ok),
         Command::Broker(args) => run_broker(args).map(|()| ok),
+        Command::Controller(args) => run_controller(args).map(|()| ok),
         Command::Standalone(args) => run_standalone(args).map(|()| ok),
         Command::Bench(args) => apogee::bench::run(args).map(|()| ok),
         Command::Admin(args) => Ok(apogee::admin::main(args)),
@@ -172,7 +238,7 @@ fn run_namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
             None => home_dir()?.join("namesrv").join("kvConfig.json"),
         })
     };
-    let config = NamesrvConfig {
+    let mut config = NamesrvConfig {
         listen: args.listen,
         broker_timeout: Duration::from_millis(args.broker_timeout_ms),
         scan_interval: Duration::from_millis(args.scan_interval_ms.max(1)),
@@ -180,16 +246,58 @@ fn run_namesrv(args: NamesrvArgs) -> anyhow::Result<()> {
         order_message_enable: args.order_message_enable,
         ..NamesrvConfig::default()
     };
+    let controller = match &args.config {
+        Some(path) => namesrv_conf(path, &mut config)?,
+        None => None,
+    };
+    let listen = config.listen;
     actix_rt::System::new().block_on(async move {
         let server = namesrv::start(config)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        println!("apogee name server listening on {}", server.local_addr());
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        // enableControllerInNamesrv: the controller in this process, on its peer address.
+        let controller = match controller {
+            Some(c) => Some(apogee::controller::start(c).await?),
+            None => None,
+        };
+        println!(
+            "apogee name server listening on {}{}",
+            server.local_addr(),
+            controller
+                .as_ref()
+                .map(|c| format!(", controller on {}", c.server.local_addr))
+                .unwrap_or_default()
+        );
         tracing::info!(addr = %server.local_addr(), "name server started");
         tokio::signal::ctrl_c()
             .await
             .context("waiting for ctrl-c")?;
         tracing::info!("name server stopping");
+        Ok(())
+    })
+}
+
+fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("cannot read {}", args.config.display()))?;
+    let config = apogee::controller::ControllerConfig::parse(
+        &args.config.display().to_string(),
+        &text,
+        home_dir()?.join("DLedgerController"),
+    )
+    .map_err(anyhow::Error::msg)?;
+    actix_rt::System::new().block_on(async move {
+        let controller = apogee::controller::start(config).await?;
+        println!(
+            "apogee controller {} listening on {}",
+            controller.core.config.peers[&controller.core.config.self_id].0,
+            controller.server.local_addr
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for ctrl-c")?;
+        tracing::info!("controller stopping");
+        controller.shutdown().await;
         Ok(())
     })
 }
@@ -211,6 +319,13 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     }
     if config.namesrv_addrs.is_empty() {
         anyhow::bail!("no name server: pass -n 127.0.0.1:9876 or set namesrvAddr in broker.conf");
+    }
+    if config.controller.enabled {
+        // Controller mode: the role comes from the controllers and may change.
+        return actix_rt::System::new().block_on(broker::controlled::run(config, async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("broker stopping");
+        }));
     }
     let console_listen = args.console_listen.unwrap_or(config.console_listen);
     let namesrv = join_addrs(&config.namesrv_addrs);

@@ -41,6 +41,8 @@ pub struct HaClient {
     /// The master's remoting address, as the name servers name it (the metadata sync asks
     /// it for topics, offsets and groups).
     master_broker: Option<String>,
+    /// Controller mode: the master's remoting address as the controller names it.
+    expected: Option<String>,
     link: Link,
 }
 
@@ -63,10 +65,18 @@ impl HaClient {
                 configured,
                 target,
                 master_broker: None,
+                expected: None,
                 link: Link::default(),
             },
             rx,
         )
+    }
+
+    /// Controller mode: follow only the master at remoting address `master`.
+    pub fn expecting(mut self, master: Option<String>) -> Self {
+        self.master_broker.clone_from(&master);
+        self.expected = master;
+        self
     }
 }
 
@@ -98,6 +108,11 @@ pub struct Status;
 impl Handler<MasterLearned> for HaClient {
     type Result = ();
     fn handle(&mut self, msg: MasterLearned, _: &mut Context<Self>) {
+        // Controller mode: only the master the controller named (a name server may still
+        // list the old one for a while).
+        if self.expected.is_some() && msg.broker != self.expected {
+            return;
+        }
         if msg.broker.is_some() {
             self.master_broker = msg.broker;
         }

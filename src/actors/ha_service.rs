@@ -14,7 +14,7 @@
 //! **Lifecycle**: one per master; supervised (a restart forgets the slaves until their
 //! next report, within `haSendHeartbeatInterval`). Mailbox: 65 536 (one ack per transfer).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use actix::prelude::*;
@@ -25,15 +25,23 @@ pub const MAILBOX: usize = 65_536;
 /// What SYNC_MASTER sends wait for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Acks {
-    /// Highest offset a connected slave has acknowledged (RocketMQ's push2SlaveMaxOffset).
+    /// Highest offset a connected slave has acknowledged (RocketMQ's push2SlaveMaxOffset);
+    /// in controller mode with `allAckInSyncStateSet`, the lowest any member of the in-sync
+    /// set acknowledged (`u64::MAX` when the set is the master alone).
     pub max_acked: u64,
-    /// Slaves connected now.
+    /// Slaves connected now (in controller mode: members of the set connected).
     pub slaves: usize,
+    /// Controller mode: every member of the in-sync set must have a record.
+    pub all_of: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct SlaveState {
     pub addr: SocketAddr,
+    /// Controller mode: the slave's broker id (from its handshake).
+    pub broker_id: Option<i64>,
+    /// When it last had everything the master had written (ms; 0: never).
+    pub caught_up_ms: i64,
     pub acked: u64,
     /// Where the transfer to it started, and the offset it has reached.
     pub transfer_from: u64,
@@ -44,6 +52,8 @@ pub struct SlaveState {
 pub struct HaService {
     slaves: BTreeMap<u64, SlaveState>,
     acks: watch::Sender<Acks>,
+    /// Controller mode: this master's id and the in-sync set sends wait for.
+    required: Option<(i64, BTreeSet<i64>)>,
 }
 
 impl HaService {
@@ -53,15 +63,38 @@ impl HaService {
             Self {
                 slaves: BTreeMap::new(),
                 acks,
+                required: None,
             },
             rx,
         )
     }
 
     fn publish(&self) {
-        let acks = Acks {
-            max_acked: self.slaves.values().map(|s| s.acked).max().unwrap_or(0),
-            slaves: self.slaves.len(),
+        let acks = match &self.required {
+            None => Acks {
+                max_acked: self.slaves.values().map(|s| s.acked).max().unwrap_or(0),
+                slaves: self.slaves.len(),
+                all_of: false,
+            },
+            Some((me, set)) => {
+                let mut acked = u64::MAX;
+                let mut connected = 0;
+                for id in set.iter().filter(|id| *id != me) {
+                    let best = self
+                        .slaves
+                        .values()
+                        .filter(|s| s.broker_id == Some(*id))
+                        .map(|s| s.acked)
+                        .max();
+                    connected += usize::from(best.is_some());
+                    acked = acked.min(best.unwrap_or(0));
+                }
+                Acks {
+                    max_acked: acked,
+                    slaves: connected,
+                    all_of: true,
+                }
+            }
         };
         self.acks.send_if_modified(|old| {
             let changed = *old != acks;
@@ -83,14 +116,24 @@ impl Supervised for HaService {}
 pub struct Joined {
     pub id: u64,
     pub addr: SocketAddr,
+    pub broker_id: Option<i64>,
 }
 
-/// A slave reported its max offset.
+/// A slave reported its max offset (`caught_up`: all the master had written then).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Acked {
     pub id: u64,
     pub offset: u64,
+    pub caught_up: bool,
+}
+
+/// Controller mode: sends wait for every member of `set` but `me` (the master).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRequired {
+    pub me: i64,
+    pub set: BTreeSet<i64>,
 }
 
 /// The link sent the log up to `to` (`from`: where it started).
@@ -122,6 +165,8 @@ impl Handler<Joined> for HaService {
             msg.id,
             SlaveState {
                 addr: msg.addr,
+                broker_id: msg.broker_id,
+                caught_up_ms: 0,
                 acked: 0,
                 transfer_from: 0,
                 sent_to: 0,
@@ -137,6 +182,9 @@ impl Handler<Acked> for HaService {
     fn handle(&mut self, msg: Acked, _: &mut Context<Self>) {
         if let Some(slave) = self.slaves.get_mut(&msg.id) {
             slave.acked = msg.offset;
+            if msg.caught_up {
+                slave.caught_up_ms = crate::util::now_ms();
+            }
             self.publish();
         }
     }
@@ -162,6 +210,14 @@ impl Handler<Left> for HaService {
     }
 }
 
+impl Handler<SetRequired> for HaService {
+    type Result = ();
+    fn handle(&mut self, msg: SetRequired, _: &mut Context<Self>) {
+        self.required = Some((msg.me, msg.set));
+        self.publish();
+    }
+}
+
 impl Handler<Status> for HaService {
     type Result = MessageResult<Status>;
     fn handle(&mut self, _: Status, _: &mut Context<Self>) -> Self::Result {
@@ -173,33 +229,90 @@ impl Handler<Status> for HaService {
 mod tests {
     use super::*;
 
+    fn joined(id: u64, broker_id: Option<i64>) -> Joined {
+        Joined {
+            id,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            broker_id,
+        }
+    }
+
+    fn acked(id: u64, offset: u64) -> Acked {
+        Acked {
+            id,
+            offset,
+            caught_up: false,
+        }
+    }
+
     #[actix_rt::test]
     async fn acks_are_the_best_connected_slave() {
         let (actor, acks) = HaService::new();
         let ha = actor.start();
-        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        ha.send(Joined { id: 1, addr: a }).await.unwrap();
-        ha.send(Joined { id: 2, addr: a }).await.unwrap();
-        ha.send(Acked { id: 1, offset: 100 }).await.unwrap();
-        ha.send(Acked { id: 2, offset: 70 }).await.unwrap();
-        assert_eq!(
-            *acks.borrow(),
-            Acks {
-                max_acked: 100,
-                slaves: 2
-            }
-        );
+        ha.send(joined(1, None)).await.unwrap();
+        ha.send(joined(2, None)).await.unwrap();
+        ha.send(acked(1, 100)).await.unwrap();
+        ha.send(acked(2, 70)).await.unwrap();
+        let best = |max_acked, slaves| Acks {
+            max_acked,
+            slaves,
+            all_of: false,
+        };
+        assert_eq!(*acks.borrow(), best(100, 2));
         ha.send(Left { id: 1 }).await.unwrap();
+        assert_eq!(*acks.borrow(), best(70, 1));
+        // A report from a link already gone changes nothing.
+        ha.send(acked(1, 500)).await.unwrap();
+        assert_eq!(acks.borrow().max_acked, 70);
+        assert_eq!(ha.send(Status).await.unwrap().len(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn in_controller_mode_acks_are_the_least_of_the_in_sync_set() {
+        let (actor, acks) = HaService::new();
+        let ha = actor.start();
+        ha.send(joined(1, Some(2))).await.unwrap();
+        ha.send(joined(2, Some(3))).await.unwrap();
+        ha.send(acked(1, 100)).await.unwrap();
+        ha.send(acked(2, 70)).await.unwrap();
+        // The set is the master (1) alone: nothing to wait for.
+        ha.send(SetRequired {
+            me: 1,
+            set: BTreeSet::from([1]),
+        })
+        .await
+        .unwrap();
+        assert_eq!(acks.borrow().max_acked, u64::MAX);
+        ha.send(SetRequired {
+            me: 1,
+            set: BTreeSet::from([1, 2, 3]),
+        })
+        .await
+        .unwrap();
         assert_eq!(
             *acks.borrow(),
             Acks {
                 max_acked: 70,
-                slaves: 1
+                slaves: 2,
+                all_of: true
             }
         );
-        // A report from a link already gone changes nothing.
-        ha.send(Acked { id: 1, offset: 500 }).await.unwrap();
-        assert_eq!(acks.borrow().max_acked, 70);
-        assert_eq!(ha.send(Status).await.unwrap().len(), 1);
+        // A member without a link holds every send.
+        ha.send(Left { id: 2 }).await.unwrap();
+        assert_eq!(
+            *acks.borrow(),
+            Acks {
+                max_acked: 0,
+                slaves: 1,
+                all_of: true
+            }
+        );
+        ha.send(SetRequired {
+            me: 1,
+            set: BTreeSet::from([1, 2]),
+        })
+        .await
+        .unwrap();
+        assert_eq!(acks.borrow().max_acked, 100);
     }
 }

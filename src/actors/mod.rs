@@ -1,6 +1,7 @@
 //! Actors: each owns one piece of state and is the only thing that mutates it. One actor per
 //! file; each file opens with what it owns, which messages it handles and who sends them.
 
+pub mod broker_liveness;
 pub mod client_manager;
 pub mod consumer_offsets;
 pub mod delay_scheduler;

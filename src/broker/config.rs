@@ -211,6 +211,10 @@ pub struct BrokerConfig {
     pub clock: Clock,
     /// Replication (RocketMQ's classic HA); see [`HaConfig`].
     pub ha: HaConfig,
+    /// Controller mode (`enableControllerMode`, …): automatic failover.
+    pub controller: super::controller_mode::ControllerMode,
+    /// The role a controller assigned (set by `broker::controlled`, not from the file).
+    pub assigned: Option<super::controller_mode::Assignment>,
     pub store: StoreConfig,
 }
 
@@ -329,6 +333,8 @@ impl BrokerConfig {
             recall_message_enable: false,
             clock: Clock::default(),
             ha: HaConfig::default(),
+            controller: Default::default(),
+            assigned: None,
             store: StoreConfig::new(store_root),
         }
     }
@@ -504,6 +510,9 @@ impl BrokerConfig {
                     crate::store::parse_delay_levels(value).ok_or_else(|| {
                         Some("expected levels like `1s 5s 10s 30s 1m 2h 1d`".to_string())
                     })?
+            }
+            _ if super::controller_mode::KEYS.contains(&key) => {
+                self.controller.apply(key, value).map_err(Some)?
             }
             _ if rocketmq_knows(key) => {
                 tracing::warn!("broker.conf: `{key}` has no effect in Apogee (accepted, ignored)");

@@ -30,7 +30,7 @@ use crate::actors::reput::{self, Reput};
 use crate::protocol::ha::{self, Piece, Stream, Transfer};
 use crate::store::Store;
 
-static LINK_IDS: AtomicU64 = AtomicU64::new(1);
+pub(super) static LINK_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Accepts slaves until the listener fails (the broker's shutdown stops the arbiter).
 pub async fn serve(listener: TcpListener, store: Arc<Store>, ha: Addr<HaService>, cfg: HaConfig) {
@@ -40,7 +40,11 @@ pub async fn serve(listener: TcpListener, store: Arc<Store>, ha: Addr<HaService>
                 let (store, ha, cfg) = (Arc::clone(&store), ha.clone(), cfg.clone());
                 actix_rt::spawn(async move {
                     let id = LINK_IDS.fetch_add(1, Ordering::Relaxed);
-                    ha.do_send(Joined { id, addr: peer });
+                    ha.do_send(Joined {
+                        id,
+                        addr: peer,
+                        broker_id: None,
+                    });
                     if let Err(e) = feed(stream, id, &store, &ha, &cfg).await {
                         tracing::warn!(slave = %peer, error = %e, "slave link closed");
                     }
@@ -52,6 +56,76 @@ pub async fn serve(listener: TcpListener, store: Arc<Store>, ha: Addr<HaService>
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// The log's bytes from `next` up to `limit` or the end of the file holding `next`,
+/// whichever comes first, and where they end.
+pub(super) fn chunk(
+    log: &crate::store::CommitLog,
+    next: u64,
+    limit: u64,
+) -> std::io::Result<(bytes::Bytes, u64)> {
+    let Some(file) = log.file_for(next) else {
+        return Err(std::io::Error::other(format!(
+            "the slave asks for offset {next}, no longer in the log (it starts at {})",
+            log.min_offset()
+        )));
+    };
+    let end = limit.min(file.start() + file.len() as u64);
+    let pos = (next - file.start()) as usize;
+    let body = file
+        .bytes(pos, (end - next) as usize)
+        .ok_or_else(|| std::io::Error::other(format!("log bytes at {next} unreadable")))?;
+    Ok((body, end))
+}
+
+/// A slave reads a transfer's body (`at`: its offset and size) and appends the records it
+/// completes (`buffers`: the body's and the pieces' reused buffers).
+pub(super) async fn receive<R: tokio::io::AsyncRead + Unpin>(
+    rd: &mut R,
+    at: (u64, usize),
+    housekeeping: Duration,
+    buffers: (&mut Vec<u8>, &mut Vec<Piece>),
+    stream_state: &mut Stream,
+    store: &Store,
+    link: &mut Link,
+) -> std::io::Result<()> {
+    let (body, pieces) = buffers;
+    body.resize(at.1, 0);
+    tokio::time::timeout(housekeeping, rd.read_exact(body))
+        .await
+        .map_err(|_| std::io::Error::other("transfer body did not arrive"))??;
+    link.last_read_ms = crate::util::now_ms();
+    link.received_bytes += body.len() as u64;
+    pieces.clear();
+    stream_state
+        .accept(at.0, body, pieces)
+        .map_err(std::io::Error::other)?;
+    let log = store.commit_log();
+    let mut wants_flush = false;
+    for piece in pieces.drain(..) {
+        let applied = match piece {
+            Piece::Records { at, bytes } => log.append_replicated(at, &bytes).map(|a| {
+                wants_flush |= a.wants_flush;
+            }),
+            Piece::EndOfFile { at } => log.end_file_replicated(at),
+        };
+        applied.map_err(std::io::Error::other)?;
+    }
+    if wants_flush {
+        store.request_flush();
+    }
+    Ok(())
+}
+
+/// The offset of a slave's first report (`None`: the link ended first).
+pub(super) async fn first_report(first: &mut watch::Receiver<Option<u64>>) -> Option<u64> {
+    loop {
+        if let Some(offset) = *first.borrow_and_update() {
+            return Some(offset);
+        }
+        first.changed().await.ok()?;
     }
 }
 
@@ -84,19 +158,19 @@ async fn feed(
             first_tx.send_if_modified(|first| first.is_none() && first.replace(offset).is_none());
             // A slave whose log runs past ours holds other bytes there: no acknowledgement
             // until it has cut its log back to ours.
-            if offset <= store.commit_log().written() {
-                ha.do_send(Acked { id, offset });
+            let written = store.commit_log().written();
+            if offset <= written {
+                ha.do_send(Acked {
+                    id,
+                    offset,
+                    caught_up: offset == written,
+                });
             }
         }
     };
     let transfers = async {
-        let requested = loop {
-            if let Some(offset) = *first_rx.borrow_and_update() {
-                break offset;
-            }
-            if first_rx.changed().await.is_err() {
-                return Ok(());
-            }
+        let Some(requested) = first_report(&mut first_rx).await else {
+            return Ok(());
         };
         let log = store.commit_log();
         let file_size = log.file_size() as u64;
@@ -130,18 +204,7 @@ async fn feed(
             progress.borrow_and_update();
             let written = log.written();
             if next < written {
-                let Some(file) = log.file_for(next) else {
-                    return Err(std::io::Error::other(format!(
-                        "the slave asks for offset {next}, no longer in the log (it starts at {})",
-                        log.min_offset()
-                    )));
-                };
-                let file_end = file.start() + file.len() as u64;
-                let end = written.min(file_end).min(next + cfg.transfer_batch as u64);
-                let pos = (next - file.start()) as usize;
-                let body = file.bytes(pos, (end - next) as usize).ok_or_else(|| {
-                    std::io::Error::other(format!("log bytes at {next} unreadable"))
-                })?;
+                let (body, end) = chunk(log, next, written.min(next + cfg.transfer_batch as u64))?;
                 let header = Transfer {
                     offset: next,
                     size: body.len(),
@@ -279,29 +342,16 @@ async fn copy(
             reput.do_send(reput::Wake);
         }
         first_transfer = false;
-        body.resize(transfer.size, 0);
-        tokio::time::timeout(housekeeping, rd.read_exact(&mut body))
-            .await
-            .map_err(|_| std::io::Error::other("transfer body did not arrive"))??;
-        link.last_read_ms = crate::util::now_ms();
-        link.received_bytes += body.len() as u64;
-        pieces.clear();
-        stream_state
-            .accept(transfer.offset, &body, &mut pieces)
-            .map_err(std::io::Error::other)?;
-        let mut wants_flush = false;
-        for piece in pieces.drain(..) {
-            let applied = match piece {
-                Piece::Records { at, bytes } => log.append_replicated(at, &bytes).map(|a| {
-                    wants_flush |= a.wants_flush;
-                }),
-                Piece::EndOfFile { at } => log.end_file_replicated(at),
-            };
-            applied.map_err(std::io::Error::other)?;
-        }
-        if wants_flush {
-            store.request_flush();
-        }
+        receive(
+            &mut rd,
+            (transfer.offset, transfer.size),
+            housekeeping,
+            (&mut body, &mut pieces),
+            &mut stream_state,
+            store,
+            link,
+        )
+        .await?;
         let end = stream_state.log_end();
         if end != reported || last_report.elapsed() >= heartbeat {
             reput.do_send(reput::Wake);

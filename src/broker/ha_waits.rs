@@ -58,7 +58,11 @@ impl ReplicaWaits {
     pub async fn replicated(self: &Rc<Self>, end: u64) -> Replicated {
         let acks = *self.acks.borrow();
         let put_where = self.store.commit_log().appended();
-        if acks.slaves == 0 || put_where.saturating_sub(acks.max_acked) >= self.max_gap {
+        // In controller mode a member of the in-sync set that is missing or behind is waited
+        // for (the master takes it out of the set through the controller).
+        if !acks.all_of
+            && (acks.slaves == 0 || put_where.saturating_sub(acks.max_acked) >= self.max_gap)
+        {
             return Replicated::SlaveNotAvailable;
         }
         if acks.max_acked >= end {

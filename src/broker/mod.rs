@@ -10,7 +10,10 @@ pub mod admin;
 pub mod clients;
 pub mod config;
 pub mod consumers;
+pub mod controlled;
+pub mod controller_mode;
 pub mod ha;
+pub mod ha_auto;
 pub mod ha_waits;
 pub mod hold;
 pub mod inspect;
@@ -183,6 +186,23 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         .await
         .map_err(StoreError::internal)??;
     store.set_read_only(slave);
+    // Controller mode: the log's master terms; a master starts its own at the log's end.
+    let assigned = config.assigned.clone();
+    let epochs = match &assigned {
+        Some(a) => {
+            let mut file = store::epoch::EpochFile::open(&config.store.root)?;
+            if a.master {
+                file.begin(a.master_epoch, store.commit_log().appended())?;
+                tracing::info!(
+                    epoch = a.master_epoch,
+                    from = store.commit_log().appended(),
+                    "master term begins"
+                );
+            }
+            Some(Arc::new(std::sync::Mutex::new(file)))
+        }
+        None => None,
+    };
     let config_dir = config.store.config_dir();
     let wheel = timer::Wheel::new(config.timer_precision_ms);
     let config_files: Vec<ConfigWriter> = [
@@ -208,6 +228,20 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         timer_queues: config.timer_wheel_enable.then(|| wheel.queues()),
     });
     let topic_actor = actors::supervise(topic_config::MAILBOX, topic_actor);
+    if assigned.as_ref().is_some_and(|a| a.master) {
+        // A new master adopts the topics its log has queues for: one created on the old
+        // master after the last metadata sync would otherwise be unknown here.
+        let mut queues: std::collections::BTreeMap<String, i32> = Default::default();
+        for key in store.queue_keys() {
+            let n = queues.entry(key.topic.clone()).or_insert(0);
+            *n = (*n).max(key.queue_id + 1);
+        }
+        for (topic, n) in queues {
+            topic_actor.do_send(topic_config::EnsureTopic(
+                crate::protocol::body::TopicConfig::new(topic, n),
+            ));
+        }
+    }
     let offsets_file = config_files[1].clone();
     let offsets = actors::supervise(
         consumer_offsets::MAILBOX,
@@ -250,10 +284,29 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
                 addr: actual,
                 source,
             })?;
+            let auto = match (&assigned, &epochs) {
+                (Some(a), Some(epochs)) => {
+                    if config.controller.all_ack_in_sync_state_set {
+                        addr.do_send(actors::ha_service::SetRequired {
+                            me: a.my_id,
+                            set: a.set.clone(),
+                        });
+                    }
+                    Some(ha_auto::MasterSide {
+                        store: Arc::clone(&store),
+                        ha: addr.clone(),
+                        acks: acks.clone(),
+                        epochs: Arc::clone(epochs),
+                        cfg: cfg.clone(),
+                    })
+                }
+                _ => None,
+            };
             ha_home.spawn(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => ha::serve(listener, store, ha, cfg).await,
-                    Err(e) => tracing::error!(error = %e, "cannot serve slaves"),
+                match (tokio::net::TcpListener::from_std(listener), auto) {
+                    (Ok(listener), Some(side)) => ha_auto::serve(listener, side).await,
+                    (Ok(listener), None) => ha::serve(listener, store, ha, cfg).await,
+                    (Err(e), _) => tracing::error!(error = %e, "cannot serve slaves"),
                 }
             });
             (Some(addr), Some(acks))
@@ -267,6 +320,10 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             .as_deref()
             .and_then(|a| a.parse().ok());
         let (actor, target) = actors::ha_client::HaClient::new(configured);
+        let actor = match &assigned {
+            Some(a) => actor.expecting(a.master_address.clone()),
+            None => actor,
+        };
         let client = actors::supervise(actors::ha_client::MAILBOX, actor);
         let (store, reput, link_client, cfg) = (
             Arc::clone(&store),
@@ -274,7 +331,22 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
             client.clone(),
             config.ha.clone(),
         );
-        ha_home.spawn(ha::follow(target, store, reput, link_client, cfg));
+        match (&assigned, &epochs) {
+            (Some(a), Some(epochs)) => {
+                let side = ha_auto::SlaveSide {
+                    store,
+                    reput,
+                    client: link_client,
+                    epochs: Arc::clone(epochs),
+                    cfg,
+                    broker_id: a.my_id,
+                };
+                ha_home.spawn(ha_auto::follow(target, side));
+            }
+            _ => {
+                ha_home.spawn(ha::follow(target, store, reput, link_client, cfg));
+            }
+        }
         client
     });
     let registration = Registrar::new(
@@ -404,6 +476,7 @@ pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         replica_waits,
         ha_service,
         ha_client,
+        epochs,
         refresh: Default::default(),
         filter_cache: Default::default(),
     });

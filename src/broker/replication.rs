@@ -121,6 +121,51 @@ impl BrokerService {
     }
 }
 
+impl BrokerService {
+    /// GET_BROKER_EPOCH_CACHE: the master terms of this broker's log.
+    pub(super) fn epoch_cache(&self) -> Reply {
+        let p = self.parts();
+        let Some(epochs) = &p.epochs else {
+            return error(
+                ResponseCode::SYSTEM_ERROR,
+                "not in controller mode: no epochs",
+            );
+        };
+        let config = p.config.load();
+        let end = p.store.commit_log().appended();
+        let entries = crate::util::lock(epochs).entries().to_vec();
+        let cache = crate::protocol::body::controller::EpochEntryCache {
+            cluster_name: config.cluster_name.clone(),
+            broker_name: config.broker_name.clone(),
+            broker_id: config.broker_id,
+            epoch_list: crate::store::epoch::with_ends(&entries, end),
+            max_offset: end as i64,
+        };
+        Ok(ok().with_body(json(&cache)))
+    }
+
+    /// NOTIFY_BROKER_ROLE_CHANGED from the controller: handed to the controlled runner.
+    pub(super) fn role_changed(&self, req: &RemotingCommand) -> Reply {
+        let config = self.parts().config.load();
+        let Some(assigned) = &config.assigned else {
+            return error(ResponseCode::SYSTEM_ERROR, "not in controller mode");
+        };
+        let header: crate::protocol::header::controller::MasterInfo = req.header()?;
+        let set: crate::protocol::body::controller::SyncStateSet =
+            serde_json::from_slice(&req.body).unwrap_or_default();
+        let _ = assigned.notices.send(super::controller_mode::RoleNotice {
+            master_id: header.master_broker_id,
+            master_address: header.master_address,
+            master_epoch: header.master_epoch.unwrap_or(0),
+            set: set.sync_state_set,
+            set_epoch: header
+                .sync_state_set_epoch
+                .unwrap_or(set.sync_state_set_epoch),
+        });
+        Ok(ok())
+    }
+}
+
 /// Where a slave's metadata sync hands what it gets.
 pub struct SyncTargets {
     pub client: Addr<HaClient>,

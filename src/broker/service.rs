@@ -77,6 +77,8 @@ pub struct Parts {
     pub ha_service: Option<Addr<crate::actors::ha_service::HaService>>,
     /// A slave's link to its master.
     pub ha_client: Option<Addr<crate::actors::ha_client::HaClient>>,
+    /// Controller mode: the master terms of the log (GET_BROKER_EPOCH_CACHE, HA links).
+    pub epochs: Option<Arc<std::sync::Mutex<crate::store::epoch::EpochFile>>>,
     /// Questions to consumers whose pulls are ahead of their heartbeats.
     pub refresh: super::refresh::SubscriptionRefresh,
     /// Compiled expressions of pull headers, by (type, expression).
@@ -112,7 +114,15 @@ impl BrokerService {
     }
 
     async fn dispatch(&self, conn: &Connection, req: RemotingCommand) -> RemotingCommand {
-        if self.parts.store.is_read_only() && writes_messages(req.request_code()) {
+        let fenced = || {
+            self.parts
+                .config
+                .load()
+                .assigned
+                .as_ref()
+                .is_some_and(|a| !a.may_write())
+        };
+        if writes_messages(req.request_code()) && (self.parts.store.is_read_only() || fenced()) {
             // A slave refuses writes before reading them, as RocketMQ 5's broker does.
             return RemotingCommand::error(
                 ResponseCode::SYSTEM_BUSY,
@@ -146,6 +156,8 @@ impl BrokerService {
             RequestCode::GET_ALL_CONSUMER_OFFSET => self.all_consumer_offsets().await,
             RequestCode::GET_ALL_DELAY_OFFSET => self.all_delay_offsets(),
             RequestCode::GET_BROKER_HA_STATUS => self.ha_status().await,
+            RequestCode::GET_BROKER_EPOCH_CACHE => self.epoch_cache(),
+            RequestCode::NOTIFY_BROKER_ROLE_CHANGED => self.role_changed(&req),
             RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.all_subscription_groups(),
             RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
                 self.update_subscription_group(&req).await

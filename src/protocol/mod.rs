@@ -20,6 +20,7 @@ pub mod fastjson;
 mod fields;
 pub mod frame;
 pub mod ha;
+pub mod ha_auto;
 pub mod header;
 pub mod json_header;
 pub mod lenient;

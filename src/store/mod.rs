@@ -20,6 +20,7 @@ pub mod config;
 pub mod config_file;
 pub mod consume_queue;
 mod dispatch;
+pub mod epoch;
 pub mod flush;
 pub mod index;
 pub mod mmap;

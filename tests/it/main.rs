@@ -11,6 +11,7 @@ mod broker_transaction;
 mod client;
 mod codec;
 mod console;
+mod failover;
 mod filter;
 mod malformed;
 mod namesrv_actors;

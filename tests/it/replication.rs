@@ -19,9 +19,9 @@ use super::broker_crash::stored_list;
 use super::store::temp_dir;
 use super::support::{connect, TIMEOUT};
 
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
+pub(super) struct Proc {
+    pub(super) child: Child,
+    pub(super) addr: SocketAddr,
 }
 
 impl Drop for Proc {
@@ -32,12 +32,23 @@ impl Drop for Proc {
 }
 
 /// Starts `apogee args…` and reads the address after `marker` in its first stdout line.
-fn spawn(args: &[&str], marker: &str) -> Proc {
+pub(super) fn spawn(args: &[&str], marker: &str) -> Proc {
+    // APOGEE_IT_LOGS=<dir>: each process's log (RUST_LOG=info) to a file there.
+    static SPAWNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let (level, stderr) = match std::env::var_os("APOGEE_IT_LOGS") {
+        Some(dir) => {
+            let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("{n:02}-{}.log", args[0]);
+            let file = std::fs::File::create(Path::new(&dir).join(name)).unwrap();
+            ("info", Stdio::from(file))
+        }
+        None => ("warn", Stdio::null()),
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_apogee"))
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -75,7 +86,7 @@ const ASYNC_MASTER: &str = "brokerId=0\nbrokerRole=ASYNC_MASTER\n";
 const SLAVE: &str = "brokerId=1\nbrokerRole=SLAVE\n";
 
 /// Polls `f` until it is true, up to `limit`.
-async fn eventually(limit: Duration, what: &str, mut f: impl AsyncFnMut() -> bool) {
+pub(super) async fn eventually(limit: Duration, what: &str, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !f().await {
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
@@ -83,7 +94,7 @@ async fn eventually(limit: Duration, what: &str, mut f: impl AsyncFnMut() -> boo
     }
 }
 
-fn namesrv() -> Proc {
+pub(super) fn namesrv() -> Proc {
     spawn(
         &["namesrv", "--listen", "127.0.0.1:0", "--no-kv-file"],
         "listening on ",
@@ -126,7 +137,7 @@ async fn slaves_of(master: SocketAddr) -> usize {
 
 /// Sends from 4 tasks until `stop`; what was answered SUCCESS goes to `acked`, other codes
 /// are counted in `refused`.
-fn senders(
+pub(super) fn senders(
     master: SocketAddr,
     tag: &'static str,
     acked: &Arc<Mutex<Vec<String>>>,
@@ -162,7 +173,7 @@ fn senders(
         .collect()
 }
 
-async fn missing_on(slave: SocketAddr, acked: &[String]) -> usize {
+pub(super) async fn missing_on(slave: SocketAddr, acked: &[String]) -> usize {
     // Until the metadata sync brings the topic, the slave answers TOPIC_NOT_EXIST.
     let client = connect(slave).await;
     let topics = client
@@ -290,7 +301,7 @@ async fn a_slave_keeps_every_acknowledged_send_through_kills_and_stops() {
 }
 
 /// Free loopback ports (the brokers' HA ports are the next ones up; the VIP channel two down).
-fn free_ports(n: usize) -> Vec<u16> {
+pub(super) fn free_ports(n: usize) -> Vec<u16> {
     use std::sync::atomic::{AtomicU16, Ordering};
     // Tests run side by side: each call takes ports no earlier call took.
     static NEXT: AtomicU16 = AtomicU16::new(0);

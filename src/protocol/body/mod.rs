@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod controller;
 pub mod register;
 pub mod route;
 

@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod broker;
+pub mod controller;
 pub mod namesrv;
